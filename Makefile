@@ -1,0 +1,54 @@
+# Two commands for a new user:  `make book`  and  `make test`.
+# Both create the virtual environment themselves when it is missing.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PROFILE ?= book
+# torch is pinned to the CPU build that lies on this machine's disk. Elsewhere set
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu (or a CUDA index), see README.
+TORCH_SPEC  ?= torch==2.13.0
+TORCH_INDEX ?=
+PYTEST_ARGS ?=
+
+.PHONY: env book run-book build-book test test-fast lint bench browser clean
+
+env: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[book,ptbxl,dask,dev]" "$(TORCH_SPEC)"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+## The main job: run every chapter on the embedded synthetic data and build the site.
+book: env
+	$(VENV)/bin/ecgsignal book run --profile $(PROFILE)
+	$(VENV)/bin/ecgsignal book build
+	@echo "Site: $(CURDIR)/_build/html/index.html"
+
+## Headless Chromium for the browser test (Debian package; never `playwright install`).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: install Debian's chromium (apt-get install chromium)"; exit 1; fi; }
+
+## The whole test suite (slow, notebook and browser tests included).
+test: env browser
+	$(VENV)/bin/ruff check src tests
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Quick loop while developing: skips the slow, notebook and browser tests.
+test-fast: env
+	$(PY) -m pytest -m "not slow and not notebooks and not browser" $(PYTEST_ARGS)
+
+lint: env
+	$(VENV)/bin/ruff check src tests
+
+bench: env
+	$(VENV)/bin/ecgsignal bench
+
+clean:
+	rm -rf _build notebooks/_executed .cache
