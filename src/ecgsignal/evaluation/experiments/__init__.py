@@ -1,0 +1,22 @@
+"""The five experiments of PROTOCOLS.md, registered by name in :data:`EXPERIMENTS`.
+
+``similarity`` (Exp 1), ``consistency`` (Exp 2), ``randomization`` (Exp 3), ``perturbation``
+(Exp 4), ``localization`` (Exp 5, synthetic data only). Run one with :func:`run_experiment`.
+"""
+
+from ecgsignal.evaluation.experiments.base import (
+    EXPERIMENTS,
+    Experiment,
+    resolve_params,
+    run_experiment,
+)
+
+from ecgsignal.evaluation.experiments import (  # noqa: E402,F401  (registration side effects)
+    similarity,
+    consistency,
+    randomization,
+    perturbation,
+    localization,
+)
+
+__all__ = ["EXPERIMENTS", "Experiment", "resolve_params", "run_experiment"]

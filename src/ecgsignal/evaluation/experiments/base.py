@@ -1,0 +1,80 @@
+"""The experiment registry and the one way to run an experiment with result caching."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ecgsignal.errors import ConfigError
+from ecgsignal.evaluation.context import ExperimentContext
+from ecgsignal.evaluation.results import load_results, save_results
+from ecgsignal.registry import Registry
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment of PROTOCOLS.md.
+
+    ``run(ctx, params)`` returns a tidy table (:func:`ecgsignal.evaluation.results.make_table`);
+    ``defaults`` lists every parameter it takes, so unknown or mistyped ones are refused.
+    """
+
+    name: str
+    title: str
+    run: Callable[[ExperimentContext, dict[str, Any]], pd.DataFrame]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    needs_masks: bool = False
+    description: str = ""
+
+
+EXPERIMENTS: Registry[Experiment] = Registry("experiment")
+
+
+def resolve_params(exp: Experiment, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``exp.defaults`` updated with ``params``; unknown names or wrong types raise ConfigError."""
+    merged = dict(exp.defaults)
+    for k, v in (params or {}).items():
+        if k not in exp.defaults:
+            raise ConfigError(
+                f"experiment {exp.name!r} has no parameter {k!r}; valid: {sorted(exp.defaults)}"
+            )
+        d = exp.defaults[k]
+        if d is not None and v is not None:
+            ok = isinstance(v, type(d)) or (isinstance(d, float) and isinstance(v, int)) or (
+                isinstance(d, (tuple, list)) and isinstance(v, (tuple, list)))
+            if not ok or (isinstance(v, bool) and not isinstance(d, bool)):
+                raise ConfigError(
+                    f"experiment {exp.name!r}: parameter {k!r} should be {type(d).__name__}, "
+                    f"got {v!r}")
+        merged[k] = list(v) if isinstance(v, tuple) else v
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in merged.items()}
+
+
+def run_experiment(name: str, ctx: ExperimentContext, out_dir: str | Path | None = None,
+                   params: Mapping[str, Any] | None = None, force: bool = False) -> pd.DataFrame:
+    """Run experiment ``name`` on ``ctx``; with ``out_dir``, reuse or save ``out_dir/name/``.
+
+    A rerun with the same config (context + parameters) reads the saved table instead of
+    recomputing; the config is saved as ``config.json`` beside ``results.csv``.
+    """
+    exp = EXPERIMENTS.get(name)
+    if exp.needs_masks and not ctx.dataset.has_masks:
+        raise ConfigError(
+            f"experiment {name!r} needs ground-truth masks, which only the synthetic data has "
+            f"(this dataset: {ctx.dataset.meta.get('source', 'unknown')})"
+        )
+    p = resolve_params(exp, params)
+    config = {"experiment": name, "context": ctx.config(), "params": p}
+    target = None if out_dir is None else Path(out_dir) / name
+    if target is not None and not force:
+        cached = load_results(target, config)
+        if cached is not None:
+            return cached
+    df = exp.run(ctx, p)
+    if target is not None:
+        save_results(df, target, config)
+    return df
