@@ -1,0 +1,130 @@
+"""Private helpers shared by the evaluation measures: input checks and tie-aware row ranks.
+
+Nothing here is public API; the measure modules (``similarity``, ``localization``,
+``perturbation``) validate their inputs through these functions so every measure fails the same
+way on bad input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ecgsignal.errors import ConfigError, DataError
+
+
+def as_maps(a: object, name: str = "a", *, ndim: int | None = 3) -> np.ndarray:
+    """``a`` as a finite float64 array of beats ``(n, ...)``; ``ndim`` fixes the rank when given."""
+    try:
+        arr = np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name} must be a numeric array, got {type(a).__name__}") from exc
+    if ndim is not None and arr.ndim != ndim:
+        raise DataError(f"{name} must have {ndim} dimensions (n, 12, T); got shape {arr.shape}")
+    if arr.ndim < 2:
+        raise DataError(f"{name} must be a batch of maps (n, ...); got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise DataError(f"{name} holds no beats (shape {arr.shape})")
+    if arr.size and not np.isfinite(arr).all():
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        raise DataError(f"{name} contains {bad} non-finite values (NaN or inf)")
+    return arr
+
+
+def as_pair(a: object, b: object) -> tuple[np.ndarray, np.ndarray]:
+    """Two attribution batches of identical shape ``(n, 12, T)`` as float64."""
+    a_ = as_maps(a, "a")
+    b_ = as_maps(b, "b")
+    if a_.shape != b_.shape:
+        raise DataError(f"a and b must have the same shape; got {a_.shape} and {b_.shape}")
+    return a_, b_
+
+
+def as_mask(mask: object, shape: tuple[int, ...], name: str = "mask") -> np.ndarray:
+    """A boolean mask of ``shape``; integer masks must hold only 0 and 1."""
+    m = np.asarray(mask)
+    if m.shape != shape:
+        raise DataError(f"{name} must have the shape of the attributions {shape}; got {m.shape}")
+    if m.dtype == np.bool_:
+        return m
+    if np.issubdtype(m.dtype, np.integer) or np.issubdtype(m.dtype, np.floating):
+        if not np.isin(m, (0, 1)).all():
+            raise DataError(f"{name} must be boolean (or 0/1); found other values")
+        return m.astype(bool)
+    raise DataError(f"{name} must be a boolean array; got dtype {m.dtype}")
+
+
+def check_fraction(value: float, name: str, *, open_low: bool = False) -> float:
+    """A number in [0, 1] (or (0, 1] when ``open_low``), else :class:`ConfigError`."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be a number in [0, 1]; got {value!r}") from exc
+    low_ok = v > 0 if open_low else v >= 0
+    if not (low_ok and v <= 1):
+        interval = "(0, 1]" if open_low else "[0, 1]"
+        raise ConfigError(f"{name} must lie in {interval}; got {value!r}")
+    return v
+
+
+def rank_rows(x: np.ndarray) -> np.ndarray:
+    """Average ranks (1 … D) along the last axis of a 2D array, ties sharing their mean rank.
+
+    Equivalent to ``scipy.stats.rankdata(x, axis=1)`` (method ``"average"``) but about five
+    times faster on ``(1000, 3600)``, because tie groups are resolved in one flat pass.
+    """
+    n, d = x.shape
+    order = np.argsort(x, axis=1)
+    xs = np.take_along_axis(x, order, axis=1)
+    new = np.ones((n, d), dtype=bool)
+    np.not_equal(xs[:, 1:], xs[:, :-1], out=new[:, 1:])
+    if new.all():
+        ranks_sorted = np.broadcast_to(np.arange(1, d + 1, dtype=np.float64), (n, d))
+    else:
+        flat_new = new.ravel()
+        starts = np.flatnonzero(flat_new)
+        ends = np.append(starts[1:], n * d)
+        # tie groups never cross rows because the first entry of every row starts a group
+        mean_rank = (starts % d) + (ends - starts + 1) / 2.0
+        ranks_sorted = mean_rank[np.cumsum(flat_new) - 1].reshape(n, d)
+    ranks = np.empty((n, d), dtype=np.float64)
+    np.put_along_axis(ranks, order, ranks_sorted, axis=1)
+    return ranks
+
+
+def row_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson correlation of matching rows of two ``(n, D)`` arrays; NaN where a row is constant."""
+    xc = x - x.mean(axis=1, keepdims=True)
+    yc = y - y.mean(axis=1, keepdims=True)
+    sxx = np.einsum("ij,ij->i", xc, xc)
+    syy = np.einsum("ij,ij->i", yc, yc)
+    sxy = np.einsum("ij,ij->i", xc, yc)
+    denom = np.sqrt(sxx * syy)
+    # a row is "constant" when its spread vanishes relative to its magnitude (rounding noise)
+    scale_x = np.abs(x).max(axis=1)
+    scale_y = np.abs(y).max(axis=1)
+    tiny_x = sxx <= (1e-24 * x.shape[1]) * np.maximum(scale_x, 1e-300) ** 2
+    tiny_y = syy <= (1e-24 * y.shape[1]) * np.maximum(scale_y, 1e-300) ** 2
+    out = np.full(x.shape[0], np.nan)
+    ok = ~(tiny_x | tiny_y) & (denom > 0)
+    out[ok] = np.clip(sxy[ok] / denom[ok], -1.0, 1.0)
+    return out
+
+
+def auroc_rows(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Tie-aware AUROC (Mann–Whitney U / (P·N)) per row; NaN where a row lacks either class.
+
+    Parameters
+    ----------
+    scores:
+        ``(n, D)`` float, higher means "more likely positive".
+    labels:
+        ``(n, D)`` bool, the positives.
+    """
+    ranks = rank_rows(scores)
+    pos = labels.sum(axis=1).astype(np.float64)
+    neg = labels.shape[1] - pos
+    rank_sum = np.where(labels, ranks, 0.0).sum(axis=1)
+    out = np.full(scores.shape[0], np.nan)
+    ok = (pos > 0) & (neg > 0)
+    out[ok] = (rank_sum[ok] - pos[ok] * (pos[ok] + 1) / 2.0) / (pos[ok] * neg[ok])
+    return out

@@ -1,0 +1,290 @@
+"""Similarity between two attribution maps of the same beats, one number per beat.
+
+Every measure takes two batches ``a`` and ``b`` of shape ``(n, 12, T)`` (the same beats, e.g. two
+methods, two seeds, or a trained and a randomised model) and returns an array ``(n,)``: one score
+per beat, computed over all ``12 · T`` entries of that beat. Measures are vectorised over beats;
+``spearman_abs`` on 1,000 beats × 12 × 300 takes well under a second on one CPU core.
+
+Measures (registry :data:`SIMILARITY`, call through :func:`similarity`):
+
+- ``spearman_abs`` — Spearman rank correlation of ``|a|`` vs ``|b|`` (the default; Adebayo et
+  al. 2018). Chance level 0.
+- ``spearman_signed`` — Spearman rank correlation of the signed maps. Chance level 0.
+- ``pearson`` — Pearson correlation of the signed maps. Chance level 0.
+- ``topk`` — share of the top-k entries of ``|a|`` that are also top-k of ``|b|``, k = 10 % of the
+  entries (OpenXAI's feature agreement, Krishna et al. 2022). Chance level ``frac``, not 0.
+- ``ssim`` — 1D SSIM along time per lead, averaged (Wang et al. 2004; used for saliency maps by
+  Adebayo et al. 2018). Chance level slightly above 0 (≈ 0.01 for independent ``|noise|``
+  maps), because the constant ``C2`` keeps the structure term positive when the covariance is 0.
+
+Constant maps: a correlation is undefined when either map of a beat is constant (zero
+variance, e.g. an all-zero gradient), and so is a top-k set (every entry ties); those beats score
+``NaN``, which :func:`ecgsignal.evaluation.statistics.bootstrap_ci` skips through ``np.nanmean``.
+SSIM stays defined for constant maps thanks to its stabilising constants.
+
+Scale: the correlations and top-k depend only on the order (or linear shape) of the entries, so
+they are invariant to multiplying either map by a positive number. SSIM with fixed constants is
+not; :func:`ssim_1d` therefore first divides each map by its own maximum ``|value|`` per beat
+(``normalize=True``, the default), which makes it scale invariant as well. Without normalisation it
+compares magnitudes, and a map scores below 1 against a rescaled copy of itself.
+
+References
+----------
+Adebayo, J. et al. (2018). Sanity checks for saliency maps. NeurIPS.
+Krishna, S. et al. (2022). The disagreement problem in explainable machine learning. arXiv:2202.01602.
+Wang, Z., Bovik, A. C., Sheikh, H. R., Simoncelli, E. P. (2004). Image quality assessment: from
+error visibility to structural similarity. IEEE Trans. Image Processing 13(4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ecgsignal.errors import ConfigError
+from ecgsignal.evaluation._utils import as_pair, check_fraction, rank_rows, row_pearson
+from ecgsignal.registry import Registry
+
+__all__ = [
+    "SIMILARITY",
+    "pearson",
+    "similarity",
+    "spearman_abs",
+    "spearman_signed",
+    "ssim_1d",
+    "topk_intersection",
+]
+
+SimilarityFn = Callable[..., np.ndarray]
+
+SIMILARITY: Registry[SimilarityFn] = Registry("similarity measure")
+"""Similarity measures by name: ``spearman_abs``, ``spearman_signed``, ``pearson``, ``topk``,
+``ssim``. Each maps ``(a, b)`` of shape ``(n, 12, T)`` to scores ``(n,)``; higher is more similar."""
+
+
+def _flat(x: np.ndarray) -> np.ndarray:
+    return x.reshape(x.shape[0], -1)
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return row_pearson(rank_rows(_flat(a)), rank_rows(_flat(b)))
+
+
+def spearman_abs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman rank correlation of ``|a|`` and ``|b|`` per beat (Adebayo et al. 2018).
+
+    The default measure of the book: it ignores the sign, which many methods do not define
+    consistently (e.g. saliency's signed gradient), and compares where the relevance sits.
+
+    Parameters
+    ----------
+    a, b:
+        Attribution maps, ``(n, 12, T)``, any units (same beats in the same order).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` float64 in [-1, 1]; ``NaN`` where ``|a|`` or ``|b|`` is constant for a beat.
+        Ties share their average rank.
+    """
+    a_, b_ = as_pair(a, b)
+    return _spearman(np.abs(a_), np.abs(b_))
+
+
+def spearman_signed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman rank correlation of the signed maps per beat (Adebayo et al. 2018).
+
+    Parameters
+    ----------
+    a, b:
+        Attribution maps, ``(n, 12, T)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` in [-1, 1]; ``NaN`` where either map of a beat is constant.
+    """
+    a_, b_ = as_pair(a, b)
+    return _spearman(a_, b_)
+
+
+def pearson(a: np.ndarray, b: np.ndarray, *, absolute: bool = False) -> np.ndarray:
+    """Pearson correlation of the maps per beat, over all ``12 · T`` entries.
+
+    Parameters
+    ----------
+    a, b:
+        Attribution maps, ``(n, 12, T)``.
+    absolute:
+        Correlate ``|a|`` and ``|b|`` instead of the signed maps.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` in [-1, 1]; ``NaN`` where either map of a beat is constant.
+    """
+    a_, b_ = as_pair(a, b)
+    if absolute:
+        a_, b_ = np.abs(a_), np.abs(b_)
+    return row_pearson(_flat(a_), _flat(b_))
+
+
+def _topk_sets(x: np.ndarray, k: int) -> np.ndarray:
+    """Boolean ``(n, D)``: the ``k`` largest entries per row, ties broken by lower flat index."""
+    n, d = x.shape
+    # stable sort of -x: among equal values the lower index (lead-major order) comes first
+    idx = np.argsort(-x, axis=1, kind="stable")[:, :k]
+    sets = np.zeros((n, d), dtype=bool)
+    np.put_along_axis(sets, idx, True, axis=1)
+    return sets
+
+
+def topk_intersection(a: np.ndarray, b: np.ndarray, frac: float = 0.10) -> np.ndarray:
+    """Share of the top-k entries of ``|a|`` that are also among the top-k of ``|b|``.
+
+    OpenXAI's *feature agreement* (Krishna et al. 2022) over the ``D = 12 · T`` entries of a beat,
+    with ``k = max(1, round(frac · D))``. Two independent random maps share ``frac`` of their top-k
+    on average (the chance level), not 0.
+
+    Parameters
+    ----------
+    a, b:
+        Attribution maps, ``(n, 12, T)``; only magnitudes count.
+    frac:
+        Size of the top set as a fraction of the entries, in (0, 1].
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` in [0, 1]. ``NaN`` where ``|a|`` or ``|b|`` is constant for a beat (every entry
+        ties, so there is no top-k). Other ties at the k-th value are broken by the lower flat index
+        (lead-major), deterministically.
+    """
+    frac = check_fraction(frac, "frac", open_low=True)
+    a_, b_ = as_pair(a, b)
+    fa, fb = np.abs(_flat(a_)), np.abs(_flat(b_))
+    d = fa.shape[1]
+    k = max(1, int(round(frac * d)))
+    shared = np.count_nonzero(_topk_sets(fa, k) & _topk_sets(fb, k), axis=1)
+    out = shared / float(k)
+    constant = (fa.max(axis=1) == fa.min(axis=1)) | (fb.max(axis=1) == fb.min(axis=1))
+    return np.where(constant, np.nan, out)
+
+
+def _window_means(x: np.ndarray, w: int) -> np.ndarray:
+    """Means of every length-``w`` window along the last axis (valid positions only)."""
+    c = np.cumsum(x, axis=-1)
+    c = np.concatenate([np.zeros(x.shape[:-1] + (1,)), c], axis=-1)
+    return (c[..., w:] - c[..., :-w]) / w
+
+
+def ssim_1d(
+    a: np.ndarray,
+    b: np.ndarray,
+    window: int = 11,
+    *,
+    absolute: bool = True,
+    normalize: bool = True,
+    data_range: float | None = None,
+    k1: float = 0.01,
+    k2: float = 0.03,
+) -> np.ndarray:
+    """Structural similarity (SSIM) along time, per lead, averaged over windows and leads.
+
+    For every lead and every window of ``window`` consecutive samples (valid positions only, no
+    padding), with window means ``μ``, sample variances ``σ²`` and covariance ``σ_ab``
+    (denominator ``window − 1``)::
+
+        SSIM = (2 μ_a μ_b + C1)(2 σ_ab + C2) / ((μ_a² + μ_b² + C1)(σ_a² + σ_b² + C2)),
+        C1 = (k1 · L)²,  C2 = (k2 · L)²,
+
+    the constants of Wang et al. (2004) with a uniform window (as scikit-image's default).
+
+    Parameters
+    ----------
+    a, b:
+        Attribution maps, ``(n, 12, T)`` with ``T ≥ window``.
+    window:
+        Window length in samples (odd or even, ≥ 2). 11 samples = 44 ms at 250 Hz.
+    absolute:
+        Compare ``|a|`` and ``|b|`` (default, like the other measures of the book).
+    normalize:
+        Divide each map by its own maximum ``|value|`` per beat first (an all-zero map stays
+        zero). This makes the score invariant to positive scaling of either map. Without it,
+        SSIM compares magnitudes and is *not* scale invariant.
+    data_range:
+        ``L`` in the constants. Default: 1 for normalised absolute maps, 2 for normalised signed
+        maps (their range is [-1, 1]), and otherwise the joint range ``max − min`` of both maps
+        of each beat (1 where that range is 0).
+    k1, k2:
+        Stabilising constants (Wang et al. 2004).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` in [-1, 1]; 1 for identical maps; defined (never NaN) for constant maps.
+    """
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 2:
+        raise ConfigError(f"window must be an integer ≥ 2 samples; got {window!r}")
+    if data_range is not None and not (np.isfinite(data_range) and data_range > 0):
+        raise ConfigError(f"data_range must be a positive number; got {data_range!r}")
+    a_, b_ = as_pair(a, b)
+    if a_.shape[-1] < window:
+        raise ConfigError(f"window ({window}) is longer than the maps (T = {a_.shape[-1]})")
+    if absolute:
+        a_, b_ = np.abs(a_), np.abs(b_)
+    n = a_.shape[0]
+    if normalize:
+        for x in (a_, b_):
+            peak = np.abs(x).reshape(n, -1).max(axis=1)
+            x /= np.where(peak > 0, peak, 1.0)[:, None, None]
+    if data_range is not None:
+        big_l = np.full(n, float(data_range))
+    elif normalize:
+        big_l = np.full(n, 1.0 if absolute else 2.0)
+    else:
+        hi = np.maximum(a_.reshape(n, -1).max(axis=1), b_.reshape(n, -1).max(axis=1))
+        lo = np.minimum(a_.reshape(n, -1).min(axis=1), b_.reshape(n, -1).min(axis=1))
+        big_l = np.where(hi > lo, hi - lo, 1.0)
+    c1 = ((k1 * big_l) ** 2)[:, None, None]
+    c2 = ((k2 * big_l) ** 2)[:, None, None]
+
+    w = int(window)
+    mu_a, mu_b = _window_means(a_, w), _window_means(b_, w)
+    cov_norm = w / (w - 1.0)
+    var_a = (_window_means(a_ * a_, w) - mu_a * mu_a) * cov_norm
+    var_b = (_window_means(b_ * b_, w) - mu_b * mu_b) * cov_norm
+    cov = (_window_means(a_ * b_, w) - mu_a * mu_b) * cov_norm
+    num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
+    den = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
+    return (num / den).reshape(n, -1).mean(axis=1)
+
+
+SIMILARITY.register("spearman_abs", spearman_abs)
+SIMILARITY.register("spearman_signed", spearman_signed)
+SIMILARITY.register("pearson", pearson)
+SIMILARITY.register("topk", topk_intersection)
+SIMILARITY.register("ssim", ssim_1d)
+
+
+def similarity(
+    a: np.ndarray, b: np.ndarray, measure: str = "spearman_abs", **kwargs: object
+) -> np.ndarray:
+    """Per-beat similarity of two attribution batches by the registered measure's name.
+
+    Parameters
+    ----------
+    a, b:
+        Attribution maps, ``(n, 12, T)``.
+    measure:
+        A name in :data:`SIMILARITY`; unknown names fail listing the valid ones.
+    **kwargs:
+        Passed to the measure (e.g. ``frac`` for ``topk``, ``window`` for ``ssim``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` scores; see the measure for its range and NaN rule.
+    """
+    return SIMILARITY.get(measure)(a, b, **kwargs)
