@@ -1,0 +1,766 @@
+"""Synthetic 12-lead median beats with planted diagnostic changes and ground-truth masks.
+
+Each beat is a sum of per-wave bumps (P, septal q, R, S, T; asymmetric Gaussians as in ECGSYN,
+McSharry et al., IEEE Trans Biomed Eng 50:289, 2003) plus the shapes some classes need (an LBBB
+notch, an RBBB terminal R′/wide S, an infarct Q, an ST plateau made of two logistic edges).
+Timing is shared across leads; amplitudes are per lead. Limb leads come from a frontal-plane
+dipole per wave projected on I (0°) and II (60°); III, aVR, aVL and aVF are derived, so
+Einthoven's and Goldberger's laws hold to float precision. V1–V6 come from a per-lead table
+(adult R/S progression: V1 rS … V5 tall R).
+
+Nine classes (SYNTHETIC_ECG.md): NORM, 1AVB, LBBB, RBBB, LVH, anterior STEMI, old inferior MI,
+T-wave inversion and long QT, planted after the criteria of Surawicz et al. (AHA/ACCF/HRS Part
+III, JACC 2009), Rautaharju et al. (Part IV), Hancock et al. (Part V) and Thygesen et al. (Fourth
+Universal Definition of MI, 2018). Every positive beat carries two masks: the *difference mask*
+``|clean − counterfactual| > 0.05 mV`` (the same patient rendered without the class change), and
+the *criteria mask* (the leads × window the diagnostic criterion inspects).
+
+Everything is vectorised over beats (loops run over classes and chunks of beats only) and seeded
+with :class:`numpy.random.Generator` streams spawned from one :class:`~numpy.random.SeedSequence`:
+patient parameters, class assignment and noise each have their own stream, so the same seed gives
+the same patients at 250 Hz and at 500 Hz.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ecgsignal.config import to_dict
+from ecgsignal.data.dataset import ECGDataset, stratified_split
+from ecgsignal.data.leads import LEAD_INDEX, LEAD_NAMES
+from ecgsignal.errors import ConfigError, DataError
+
+__all__ = [
+    "CLASS_NAMES",
+    "COMPATIBLE",
+    "CRITERIA_WINDOWS",
+    "MASK_THRESHOLD_MV",
+    "SyntheticBatch",
+    "SyntheticConfig",
+    "benchmark_generator",
+    "generate",
+    "make_synthetic",
+]
+
+#: The nine default classes (PTB-XL SCP codes: NORM, 1AVB, CLBBB, CRBBB, LVH, AMI/ASMI, IMI,
+#: INVT/NT_, LNGQT).
+CLASS_NAMES: tuple[str, ...] = ("NORM", "1AVB", "LBBB", "RBBB", "LVH", "STEMI", "IMI", "TWI", "LQT")
+_CI = {c: i for i, c in enumerate(CLASS_NAMES)}
+
+#: Difference-mask threshold, mV: where a beat and its counterfactual differ by more than this.
+MASK_THRESHOLD_MV: float = 0.05
+
+#: Criteria masks: class → (leads, (start, end) in s from the R peak). ``"visible P"`` /
+#: ``"visible T"`` mean every lead where that wave's amplitude is at least 0.05 mV in the beat.
+CRITERIA_WINDOWS: dict[str, tuple[tuple[str, ...] | str, tuple[float, float]]] = {
+    "1AVB": ("visible P", (-0.40, -0.05)),
+    "LBBB": (("I", "aVL", "V1", "V2", "V5", "V6"), (-0.06, 0.16)),
+    "RBBB": (("V1", "V2", "I", "aVL", "V5", "V6"), (0.03, 0.13)),
+    "LVH": (("V1", "V2", "V3", "V5", "V6", "aVL"), (-0.06, 0.06)),
+    "STEMI": (("V1", "V2", "V3", "V4"), (0.04, 0.36)),
+    "IMI": (("II", "III", "aVF"), (-0.06, 0.01)),
+    "TWI": (("I", "aVL", "V4", "V5", "V6"), (0.12, 0.45)),
+    "LQT": ("visible T", (0.30, 0.62)),
+}
+_VISIBLE_MV = 0.05
+
+#: Findings that may co-occur on one beat in the multi-label option (symmetric). NORM never
+#: co-occurs; pairs whose planted changes would contradict each other (LBBB + RBBB, LBBB + LVH,
+#: LVH strain + TWI, …) are left out.
+COMPATIBLE: dict[str, tuple[str, ...]] = {
+    "NORM": (),
+    "1AVB": ("LBBB", "RBBB", "LVH", "STEMI", "IMI", "TWI", "LQT"),
+    "LBBB": ("1AVB",),
+    "RBBB": ("1AVB", "STEMI", "IMI", "TWI", "LQT"),
+    "LVH": ("1AVB", "IMI", "LQT"),
+    "STEMI": ("1AVB", "RBBB", "IMI"),
+    "IMI": ("1AVB", "RBBB", "LVH", "STEMI", "TWI", "LQT"),
+    "TWI": ("1AVB", "RBBB", "IMI", "LQT"),
+    "LQT": ("1AVB", "RBBB", "LVH", "IMI", "TWI"),
+}
+
+# Wave components, in render order. The last one is the ST plateau (two logistic edges).
+_WAVES = ("P", "Q", "R", "S", "T", "RN", "TERM", "QI", "ST")
+_W = {w: i for i, w in enumerate(_WAVES)}
+_NW = len(_WAVES)
+_GAUSS = _NW - 1  # components 0.._GAUSS-1 are asymmetric Gaussians
+_V = slice(2, 8)  # precordial columns in the 8 independent leads (I, II, V1..V6)
+
+# Precordial amplitude tables (mV, V1..V6) of the normal adult beat.
+_PREC = {
+    "P": (0.05, 0.07, 0.07, 0.07, 0.07, 0.06),
+    "Q": (0.15, 0.12, 0.0, -0.05, -0.09, -0.08),
+    "R": (0.15, 0.35, 0.70, 1.05, 1.20, 0.95),
+    "S": (-0.80, -1.15, -0.80, -0.45, -0.20, -0.10),
+    "T": (0.08, 0.40, 0.45, 0.40, 0.30, 0.22),
+}
+_LBBB_PREC = {
+    "R": (0.0, 0.05, 0.15, 0.45, 0.80, 0.85),
+    "RN": (0.0, 0.05, 0.20, 0.60, 1.00, 1.05),
+    "S": (-1.30, -1.80, -1.50, -0.60, 0.0, 0.0),
+    "T": (0.35, 0.50, 0.40, 0.10, -0.25, -0.30),
+    "ST": (0.10, 0.15, 0.10, 0.0, -0.08, -0.10),
+}
+
+_CHUNK = 1024  # beats rendered at once (bounds memory; noise is drawn per chunk)
+
+
+# =============================================================================== config
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Parameters of the synthetic median-beat set.
+
+    Attributes
+    ----------
+    n:
+        Number of beats, balanced over the nine classes (primary class, if multi-label).
+    fs:
+        Sampling rate in Hz (250 default; 500 works, as does anything ≥ 50).
+    seed:
+        Seed of every random draw (patients, class assignment, noise).
+    duration:
+        Window length in s; ``T = round(duration · fs)`` samples.
+    r_offset:
+        Time of the R peak in the window, s. The window must span at least 0.40 s before and
+        0.65 s after R (the criteria windows).
+    noise:
+        Add 5–20 µV white noise and a small baseline wander (≤ 30 µV) to the beats.
+    multilabel:
+        Return ``(n, 9)`` multi-hot labels; with ``cooccur_prob > 0`` some beats carry a second,
+        compatible finding (:data:`COMPATIBLE`), e.g. 1AVB + LBBB.
+    cooccur_prob:
+        Probability that a non-NORM beat gets a second finding (multi-label only).
+    split, split_seed:
+        Train/validation/test fractions and the seed of the stratified split.
+    """
+
+    n: int = 5400
+    fs: float = 250.0
+    seed: int = 0
+    duration: float = 1.2
+    r_offset: float = 0.4
+    noise: bool = True
+    multilabel: bool = False
+    cooccur_prob: float = 0.0
+    split: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    split_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.n, bool) or not isinstance(self.n, (int, np.integer)) or self.n < 1:
+            raise ConfigError(f"SyntheticConfig.n must be a positive integer, got {self.n!r}")
+        for name in ("fs", "duration", "r_offset", "cooccur_prob"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v):
+                raise ConfigError(f"SyntheticConfig.{name} must be a finite number, got {v!r}")
+        if self.fs < 50:
+            raise ConfigError(f"SyntheticConfig.fs must be at least 50 Hz, got {self.fs!r}")
+        if self.r_offset < 0.40 - 1e-9 or self.duration - self.r_offset < 0.65 - 1e-9:
+            raise ConfigError(
+                "the window must span at least 0.40 s before and 0.65 s after the R peak; got "
+                f"duration={self.duration!r}, r_offset={self.r_offset!r}"
+            )
+        if not 0.0 <= self.cooccur_prob <= 1.0:
+            raise ConfigError(f"SyntheticConfig.cooccur_prob must lie in [0, 1], got {self.cooccur_prob!r}")
+        if self.cooccur_prob > 0 and not self.multilabel:
+            raise ConfigError("cooccur_prob > 0 needs multilabel=True (co-occurring findings)")
+        split = tuple(self.split)
+        if len(split) != 3 or any(f < 0 for f in split) or abs(sum(split) - 1) > 1e-6:
+            raise ConfigError(f"SyntheticConfig.split must be three fractions summing to 1, got {self.split!r}")
+        object.__setattr__(self, "split", tuple(float(f) for f in split))
+
+    @property
+    def n_samples(self) -> int:
+        """Samples per beat, ``T``."""
+        return int(round(self.duration * self.fs))
+
+
+def _resolve(config: SyntheticConfig | None, overrides: dict) -> SyntheticConfig:
+    cfg = config if config is not None else SyntheticConfig()
+    if not isinstance(cfg, SyntheticConfig):
+        raise ConfigError(f"expected a SyntheticConfig, got {type(cfg).__name__}")
+    if overrides:
+        valid = {f.name for f in dataclasses.fields(SyntheticConfig)}
+        unknown = set(overrides) - valid
+        if unknown:
+            raise ConfigError(f"unknown SyntheticConfig field(s) {sorted(unknown)}; valid: {sorted(valid)}")
+        cfg = dataclasses.replace(cfg, **overrides)
+    return cfg
+
+
+# =============================================================================== batch
+@dataclass(frozen=True, eq=False)
+class SyntheticBatch:
+    """Everything the generator knows about a batch of synthetic beats.
+
+    Attributes
+    ----------
+    beats:
+        ``(n, 12, T)`` float32, mV: what a model sees (noise included if ``config.noise``).
+    clean:
+        ``(n, 12, T)`` float32, mV: the same beats without noise (``None`` if not kept).
+    counterfactual:
+        ``(n, 12, T)`` float32, mV: each patient rendered noise-free with every class change
+        removed (for NORM beats it equals ``clean``); ``None`` if not kept.
+    labels:
+        ``(n,)`` int64 class indices, or ``(n, 9)`` uint8 multi-hot if ``config.multilabel``.
+    primary:
+        ``(n,)`` int64 primary class of each beat (the balanced one).
+    findings:
+        ``(n, K)`` int8 class indices of the planted findings (−1 pads; NORM beats have none).
+    diff_mask, criteria_mask:
+        ``(n, 12, T)`` bool ground truth, the union over a beat's findings.
+    finding_diff_mask, finding_criteria_mask:
+        ``(n, K, 12, T)`` bool, one mask per finding (multi-label only, else ``None``).
+    params:
+        Per-beat parameters and fiducials, ``(n,)`` arrays: ``hr`` (bpm), ``rr`` (s), ``pr``,
+        ``qrs``, ``qt``, ``qtcf`` (ms, as planted), ``axis`` (deg, of the rendered QRS dipole),
+        ``p_onset``, ``qrs_onset``, ``j_point``, ``t_peak``, ``t_end`` (s from R), ``noise_uv``.
+    """
+
+    beats: np.ndarray
+    clean: np.ndarray | None
+    counterfactual: np.ndarray | None
+    labels: np.ndarray
+    primary: np.ndarray
+    findings: np.ndarray
+    diff_mask: np.ndarray
+    criteria_mask: np.ndarray
+    finding_diff_mask: np.ndarray | None
+    finding_criteria_mask: np.ndarray | None
+    params: dict[str, np.ndarray]
+    config: SyntheticConfig
+    class_names: tuple[str, ...] = CLASS_NAMES
+    lead_names: tuple[str, ...] = LEAD_NAMES
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return int(self.beats.shape[0])
+
+    @property
+    def fs(self) -> float:
+        return float(self.config.fs)
+
+    @property
+    def t(self) -> np.ndarray:
+        """``(T,)`` time axis in s relative to the R peak."""
+        return _time_axis(self.config)
+
+    def mask_for(self, class_index: int, kind: str = "diff") -> np.ndarray:
+        """``(n, 12, T)`` bool mask of one class: its own change on beats that carry it, else empty.
+
+        ``kind`` is ``"diff"`` (difference mask) or ``"criteria"``.
+        """
+        if kind not in ("diff", "criteria"):
+            raise DataError(f"unknown mask kind {kind!r}; valid: diff, criteria")
+        if not 0 <= class_index < len(self.class_names):
+            raise DataError(f"class index {class_index} out of range 0..{len(self.class_names) - 1}")
+        per = self.finding_diff_mask if kind == "diff" else self.finding_criteria_mask
+        union = self.diff_mask if kind == "diff" else self.criteria_mask
+        hit = self.findings == class_index  # (n, K)
+        if per is None:  # single label: one finding per beat, the union is that finding's mask
+            return union & hit.any(1)[:, None, None]
+        return (per & hit[:, :, None, None]).any(1)
+
+    def to_dataset(self) -> ECGDataset:
+        """The :class:`ECGDataset` view (beats, labels, masks, seeded split, provenance)."""
+        split = stratified_split(self.labels, self.config.split_seed, self.config.split)
+        return ECGDataset(
+            signals=self.beats,
+            labels=self.labels,
+            class_names=self.class_names,
+            fs=self.fs,
+            lead_names=self.lead_names,
+            diff_mask=self.diff_mask,
+            criteria_mask=self.criteria_mask,
+            split=split,
+            meta=dict(self.meta),
+        )
+
+
+# =============================================================================== public API
+def make_synthetic(config: SyntheticConfig | None = None, **overrides) -> ECGDataset:
+    """Generate the synthetic median-beat dataset (beats, labels, masks, split).
+
+    Parameters
+    ----------
+    config:
+        A :class:`SyntheticConfig` (default: 5,400 beats at 250 Hz, seed 0).
+    **overrides:
+        Field values replacing those of ``config`` (e.g. ``n=900, fs=500``).
+
+    Returns
+    -------
+    ECGDataset
+        ``signals`` ``(n, 12, T)`` float32 mV; ``labels``; ``diff_mask`` and ``criteria_mask``;
+        a stratified ``split`` seeded by ``config.split_seed``; ``meta`` holding
+        ``{"source": "synthetic", "config": to_dict(config), ...}``.
+    """
+    return generate(_resolve(config, overrides), keep_clean=False).to_dataset()
+
+
+def generate(
+    config: SyntheticConfig | None = None, *, keep_clean: bool = True, **overrides
+) -> SyntheticBatch:
+    """Render synthetic beats, their counterfactuals, masks and per-beat parameters.
+
+    Parameters
+    ----------
+    config, **overrides:
+        As in :func:`make_synthetic`.
+    keep_clean:
+        Keep the noise-free ``clean`` and ``counterfactual`` arrays (2 × the memory of the beats);
+        masks and parameters are computed either way.
+
+    Returns
+    -------
+    SyntheticBatch
+    """
+    cfg = _resolve(config, overrides)
+    ss = np.random.SeedSequence(cfg.seed)
+    rng_params, rng_class, rng_noise = (np.random.default_rng(s) for s in ss.spawn(3))
+    n, T = cfg.n, cfg.n_samples
+    t = _time_axis(cfg)
+
+    primary, findings = _assign_classes(cfg, rng_class)
+    base = _draw_patients(n, rng_params)
+    draws = {c: _DRAW[c](n, rng_params) for c in CLASS_NAMES[1:]}
+    K = findings.shape[1]
+    has = np.zeros((n, len(CLASS_NAMES)), bool)
+    for k in range(K):
+        ok = findings[:, k] >= 0
+        has[np.flatnonzero(ok), findings[ok, k]] = True
+
+    beats = np.empty((n, 12, T), np.float32)
+    clean_all = np.empty((n, 12, T), np.float32) if keep_clean else None
+    cf_all = np.empty((n, 12, T), np.float32) if keep_clean else None
+    diff_mask = np.zeros((n, 12, T), bool)
+    crit_mask = np.zeros((n, 12, T), bool)
+    fdiff = np.zeros((n, K, 12, T), bool) if cfg.multilabel else None
+    fcrit = np.zeros((n, K, 12, T), bool) if cfg.multilabel else None
+    out_params: dict[str, np.ndarray] = {}
+    noise_uv = np.zeros(n, np.float32)
+    windows = {c: _window_mask(c, t) for c in CRITERIA_WINDOWS}
+
+    for lo in range(0, n, _CHUNK):
+        idx = np.arange(lo, min(lo + _CHUNK, n))
+        h = has[idx]
+        x8, info = _render(base, draws, idx, h, t)
+        cf8, _ = _render(base, draws, idx, np.zeros_like(h), t)
+        clean = _twelve(x8)
+        cf = _twelve(cf8)
+        for k, v in info.items():
+            out_params.setdefault(k, np.empty((n,) + v.shape[1:], v.dtype))[idx] = v
+        # masks, per finding
+        for k in range(K):
+            f = findings[idx, k]
+            rows = np.flatnonzero(f >= 0)
+            if rows.size == 0:
+                continue
+            ref = cf[rows]
+            multi = np.flatnonzero(h[rows].sum(1) > 1)
+            if multi.size:  # the same beat without this one finding
+                h_wo = h[rows[multi]].copy()
+                h_wo[np.arange(multi.size), f[rows[multi]]] = False
+                ref = ref.copy()
+                ref[multi] = _twelve(_render(base, draws, idx[rows[multi]], h_wo, t)[0])
+            d = np.abs(clean[rows] - ref) > MASK_THRESHOLD_MV
+            c_mask = _criteria_masks(f[rows], info, rows, windows)
+            diff_mask[idx[rows]] |= d
+            crit_mask[idx[rows]] |= c_mask
+            if fdiff is not None:
+                fdiff[idx[rows], k] = d
+                fcrit[idx[rows], k] = c_mask
+        if cfg.noise:
+            w, noise_uv[idx] = _noise(len(idx), t, rng_noise)
+            x8 += w
+        beats[idx] = _twelve(x8)
+        if keep_clean:
+            clean_all[idx] = clean
+            cf_all[idx] = cf
+
+    out_params["noise_uv"] = noise_uv
+    if cfg.multilabel:
+        labels = has.astype(np.uint8)
+        labels[primary == _CI["NORM"], _CI["NORM"]] = 1
+    else:
+        labels = primary.astype(np.int64)
+    meta = {
+        "source": "synthetic",
+        "config": to_dict(cfg),
+        "mask_threshold_mv": MASK_THRESHOLD_MV,
+        "r_offset": float(cfg.r_offset),
+        "criteria_windows": {c: [list(ld) if not isinstance(ld, str) else ld, list(w)]
+                             for c, (ld, w) in CRITERIA_WINDOWS.items()},
+    }
+    return SyntheticBatch(
+        beats=beats,
+        clean=clean_all,
+        counterfactual=cf_all,
+        labels=labels,
+        primary=primary.astype(np.int64),
+        findings=findings,
+        diff_mask=diff_mask,
+        criteria_mask=crit_mask,
+        finding_diff_mask=fdiff,
+        finding_criteria_mask=fcrit,
+        params=out_params,
+        config=cfg,
+        meta=meta,
+    )
+
+
+def benchmark_generator(n: int = 10_000, fs: float = 250.0, seed: int = 0) -> dict:
+    """Time :func:`generate` (beats, counterfactuals, both masks) and report beats per second.
+
+    Returns
+    -------
+    dict
+        ``{"n", "fs", "n_samples", "seconds", "beats_per_s", "masks": True}``.
+    """
+    cfg = SyntheticConfig(n=n, fs=fs, seed=seed)
+    t0 = time.perf_counter()
+    batch = generate(cfg, keep_clean=True)
+    dt = time.perf_counter() - t0
+    assert batch.diff_mask.shape == batch.beats.shape  # the masks were made
+    return {
+        "n": int(n),
+        "fs": float(fs),
+        "n_samples": cfg.n_samples,
+        "seconds": round(dt, 4),
+        "beats_per_s": round(n / dt, 1),
+        "masks": True,
+    }
+
+
+# =============================================================================== internals
+def _time_axis(cfg: SyntheticConfig) -> np.ndarray:
+    return (np.arange(cfg.n_samples) / cfg.fs - cfg.r_offset).astype(np.float32)
+
+
+def _assign_classes(cfg: SyntheticConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Balanced primary classes and, if multi-label, an optional second compatible finding."""
+    n, C = cfg.n, len(CLASS_NAMES)
+    primary = rng.permutation(np.arange(n) % C)
+    if not cfg.multilabel:
+        f = np.where(primary == _CI["NORM"], -1, primary).astype(np.int8)
+        return primary, f[:, None]
+    second = np.full(n, -1, np.int8)
+    extra = (rng.random(n) < cfg.cooccur_prob) & (primary != _CI["NORM"])
+    pick = rng.random(n)
+    for c in CLASS_NAMES[1:]:
+        sel = extra & (primary == _CI[c])
+        options = np.array([_CI[o] for o in COMPATIBLE[c]], np.int8)
+        if sel.any() and options.size:
+            second[sel] = options[(pick[sel] * options.size).astype(int)]
+    first = np.where(primary == _CI["NORM"], -1, primary).astype(np.int8)
+    return primary, np.stack([first, second], 1)
+
+
+def _u(rng: np.random.Generator, lo: float, hi: float, n: int) -> np.ndarray:
+    return rng.uniform(lo, hi, n)
+
+
+def _lognormal(rng: np.random.Generator, sigma: float, size) -> np.ndarray:
+    """Log-normal factors with median 1, clipped at ±2σ (bounded patient variability)."""
+    return np.exp(np.clip(rng.normal(0.0, sigma, size), -2 * sigma, 2 * sigma))
+
+
+def _draw_patients(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Normal adult parameters per beat: rates, intervals, axes, wave sizes, amplitude jitter."""
+    p: dict[str, np.ndarray] = {}
+    p["hr"] = _u(rng, 55, 95, n)
+    p["rr"] = 60.0 / p["hr"]
+    p["pr"] = _u(rng, 0.13, 0.19, n)  # s, P onset → QRS onset
+    p["qrs"] = _u(rng, 0.08, 0.10, n)  # s
+    p["qtcf"] = np.clip(rng.normal(0.410, 0.015, n), 0.375, 0.440)  # s, Fridericia
+    p["axis"] = _u(rng, 0, 75, n)  # deg, frontal QRS axis
+    p["sig_p"] = _u(rng, 0.020, 0.025, n)
+    p["sig_tl"] = _u(rng, 0.045, 0.060, n)
+    p["sig_tr"] = _u(rng, 0.030, 0.040, n)
+    # frontal dipoles: magnitude (mV) and angle (deg) per wave
+    fmag = np.zeros((n, _NW))
+    fang = np.zeros((n, _NW))
+    fmag[:, _W["P"]] = _u(rng, 0.10, 0.20, n)
+    fang[:, _W["P"]] = _u(rng, 40, 70, n)
+    fmag[:, _W["Q"]] = _u(rng, 0.04, 0.10, n)
+    fang[:, _W["Q"]] = _u(rng, 150, 210, n)
+    fmag[:, _W["R"]] = _u(rng, 0.9, 1.5, n)
+    fang[:, _W["R"]] = p["axis"]
+    fmag[:, _W["S"]] = _u(rng, 0.15, 0.35, n)
+    fang[:, _W["S"]] = _u(rng, -160, -110, n)
+    fmag[:, _W["T"]] = _u(rng, 0.25, 0.45, n)
+    fang[:, _W["T"]] = np.clip(0.4 * p["axis"] + _u(rng, 15, 35, n), 10, 65)
+    p["fmag"], p["fang"] = fmag, fang
+    # precordial amplitudes: table × patient gain × per-lead jitter (log-normal, ~15 % overall)
+    prec = np.zeros((n, _NW, 6))
+    gain = _lognormal(rng, 0.10, (n, 1))
+    for w, row in _PREC.items():
+        prec[:, _W[w]] = np.asarray(row) * gain * _lognormal(rng, 0.10, (n, 6))
+    p["prec"] = prec
+    p["st"] = np.zeros((n, 4))  # ST plateau: onset, onset width, offset, offset width (s)
+    return p
+
+
+# ------------------------------------------------------------------ class draws (all n beats)
+def _draw_1avb(n, rng):
+    return {"pr": _u(rng, 0.24, 0.34, n)}
+
+
+def _draw_lbbb(n, rng):
+    return {"qrs": _u(rng, 0.13, 0.17, n), "dax": _u(rng, 10, 30, n), "tmag": _u(rng, 0.25, 0.40, n),
+            "jit": _lognormal(rng, 0.08, (n, 6))}
+
+
+def _draw_rbbb(n, rng):
+    return {"mu": _u(rng, 0.055, 0.075, n), "sig": _u(rng, 0.014, 0.018, n),
+            "rp": _u(rng, 0.5, 0.9, n), "sw": _u(rng, 0.25, 0.40, n),
+            "fmag": _u(rng, 0.30, 0.50, n), "fang": _u(rng, 160, 200, n), "tinv": _u(rng, 0.10, 0.25, n)}
+
+
+def _draw_lvh(n, rng):
+    return {"rv5": _u(rng, 2.6, 3.2, n), "sv1": _u(rng, 1.6, 2.2, n), "fr": _u(rng, 1.3, 1.6, n),
+            "dax": _u(rng, 0, 15, n), "strain": rng.random(n) < 0.5,
+            "tinv": _u(rng, 0.15, 0.30, (n, 2)), "std": _u(rng, 0.05, 0.10, n)}
+
+
+def _draw_stemi(n, rng):
+    return {"st": _u(rng, 0.30, 0.50, n), "v3": _u(rng, 0.85, 1.0, n), "v1": _u(rng, 0.3, 0.5, n),
+            "v4": _u(rng, 0.4, 0.6, n), "hyper": _u(rng, 1.2, 1.5, n)}
+
+
+def _draw_imi(n, rng):
+    return {"q": _u(rng, 0.42, 0.65, n), "qang": _u(rng, -100, -80, n), "dax": _u(rng, 20, 40, n)}
+
+
+def _draw_twi(n, rng):
+    return {"fang": _u(rng, 130, 160, n), "fmag": _u(rng, 0.25, 0.40, n),
+            "v": np.stack([_u(rng, 0.2, 0.4, n), _u(rng, 0.25, 0.45, n), _u(rng, 0.2, 0.35, n)], 1)}
+
+
+def _draw_lqt(n, rng):
+    return {"qtcf": _u(rng, 0.48, 0.56, n), "wr": _u(rng, 1.0, 1.3, n)}
+
+
+_DRAW: dict[str, Callable[[int, np.random.Generator], dict]] = {
+    "1AVB": _draw_1avb, "LBBB": _draw_lbbb, "RBBB": _draw_rbbb, "LVH": _draw_lvh,
+    "STEMI": _draw_stemi, "IMI": _draw_imi, "TWI": _draw_twi, "LQT": _draw_lqt,
+}
+
+
+# ------------------------------------------------------------------ phase 1: intervals
+def _intervals(p: dict, q: dict, c: str, s: np.ndarray) -> None:
+    """Change the interval parameters of rows ``s`` for class ``c`` (before layout)."""
+    if c == "1AVB":
+        p["pr"][s] = q["pr"]
+    elif c == "LBBB":
+        extra = q["qrs"] - p["qrs"][s]
+        p["qrs"][s] = q["qrs"]
+        p["qt"][s] += extra  # JT interval preserved: QT grows with the QRS
+    elif c == "RBBB":  # late terminal forces widen the QRS; T follows (JT preserved)
+        extra = np.maximum(q["mu"] + 2.3 * q["sig"] - 0.5 * p["qrs"][s], 0.0)
+        p["qrs_extra"][s] = extra
+        p["qt"][s] += extra
+    elif c == "LVH":
+        p["qrs"][s] = np.minimum(p["qrs"][s] + 0.008, 0.104)
+    elif c == "LQT":
+        p["qt"][s] = q["qtcf"] * np.cbrt(p["rr"][s])
+        p["sig_tr"][s] *= q["wr"]
+        p["sig_tl"][s] *= 1.15
+
+
+def _layout(p: dict) -> None:
+    """Wave centres and widths (s, relative to R) from the interval parameters."""
+    n = p["hr"].shape[0]
+    d = p["qrs"]
+    mu, sl, sr = np.zeros((n, _NW)), np.ones((n, _NW)), np.ones((n, _NW))
+    p["qrs_onset"] = -0.5 * d
+    p["j_point"] = 0.5 * d + p["qrs_extra"]
+    p["p_onset"] = p["qrs_onset"] - p["pr"]
+    mu[:, _W["P"]] = p["p_onset"] + 2.2 * p["sig_p"]
+    sl[:, _W["P"]] = sr[:, _W["P"]] = p["sig_p"]
+    mu[:, _W["Q"]], sl[:, _W["Q"]], sr[:, _W["Q"]] = -0.30 * d, 0.10 * d, 0.10 * d
+    mu[:, _W["R"]], sl[:, _W["R"]], sr[:, _W["R"]] = 0.0, 0.13 * d, 0.13 * d
+    mu[:, _W["S"]], sl[:, _W["S"]], sr[:, _W["S"]] = 0.22 * d, 0.095 * d, 0.095 * d
+    p["t_end"] = p["qrs_onset"] + p["qt"]
+    mu[:, _W["T"]] = p["t_end"] - 2.0 * p["sig_tr"]  # tangent-method T end = μ + 2σ_right
+    sl[:, _W["T"]], sr[:, _W["T"]] = p["sig_tl"], p["sig_tr"]
+    p["t_peak"] = mu[:, _W["T"]].copy()
+    p["mu"], p["sl"], p["sr"] = mu, sl, sr
+
+
+# ------------------------------------------------------------------ phase 2: morphology
+def _morph(p: dict, q: dict, c: str, s: np.ndarray) -> None:
+    """Plant class ``c`` in rows ``s`` (after layout): amplitudes, extra waves, ST-T."""
+    mu, sl, sr, fmag, fang, prec = p["mu"], p["sl"], p["sr"], p["fmag"], p["fang"], p["prec"]
+    d = p["qrs"][s]
+    if c == "LBBB":
+        ax = np.maximum(p["axis"][s] - q["dax"], -30.0)
+        fmag[s, _W["Q"]] = 0.0  # no septal q: septum activated right → left
+        prec[s, _W["Q"]] = 0.0
+        r = fmag[s, _W["R"]]
+        mu[s, _W["R"]], sl[s, _W["R"]], sr[s, _W["R"]] = -0.17 * d, 0.12 * d, 0.12 * d
+        mu[s, _W["RN"]], sl[s, _W["RN"]], sr[s, _W["RN"]] = 0.17 * d, 0.12 * d, 0.12 * d
+        fmag[s, _W["R"]], fang[s, _W["R"]] = 0.8 * r, ax
+        fmag[s, _W["RN"]], fang[s, _W["RN"]] = r, ax
+        mu[s, _W["S"]], sl[s, _W["S"]], sr[s, _W["S"]] = 0.0, 0.16 * d, 0.16 * d
+        fmag[s, _W["S"]] = 0.0
+        fmag[s, _W["T"]], fang[s, _W["T"]] = q["tmag"], ax + 180.0  # discordant T
+        fmag[s, _W["ST"]], fang[s, _W["ST"]] = 0.3 * q["tmag"], ax + 180.0
+        for w in ("R", "RN", "S", "T", "ST"):
+            prec[s, _W[w]] = np.asarray(_LBBB_PREC[w]) * q["jit"]
+        _st_edges(p, s, rise=0.0, k1=0.008, fall=0.0)
+        p["axis"][s] = ax
+    elif c == "RBBB":
+        i = _W["TERM"]
+        mu[s, i], sl[s, i], sr[s, i] = q["mu"], q["sig"], q["sig"]
+        fmag[s, i], fang[s, i] = q["fmag"], q["fang"]
+        prec[s, i] = np.stack([q["rp"], 0.7 * q["rp"], 0.25 * q["rp"],
+                               -0.5 * q["sw"], -q["sw"], -q["sw"]], 1)
+        prec[s, _W["T"], 0] = -q["tinv"]  # secondary T inversion in V1–V2
+        prec[s, _W["T"], 1] = -0.5 * q["tinv"]
+    elif c == "LVH":
+        v5 = np.maximum(prec[s, _W["R"], 4], 1e-3)
+        v1 = np.maximum(-prec[s, _W["S"], 0], 1e-3)
+        prec[s, _W["R"], 2:] *= (q["rv5"] / v5)[:, None]
+        prec[s, _W["S"], :3] *= (q["sv1"] / v1)[:, None]
+        fmag[s, _W["R"]] *= q["fr"]
+        fang[s, _W["R"]] -= q["dax"]
+        p["axis"][s] -= q["dax"]
+        st = np.flatnonzero(q["strain"])
+        if st.size:  # strain: down-sloping ST depression and T inversion in V5–V6, I, aVL
+            rows = s[st]
+            prec[rows, _W["T"], 4] = -q["tinv"][st, 0]
+            prec[rows, _W["T"], 5] = -q["tinv"][st, 1]
+            prec[rows, _W["T"], 3] *= 0.3
+            fang[rows, _W["T"]] = p["axis"][rows] + 180.0
+            fmag[rows, _W["T"]] = 0.6 * q["tinv"][st].mean(1)
+            prec[rows, _W["ST"], 4] = -q["std"][st]
+            prec[rows, _W["ST"], 5] = -q["std"][st]
+            _st_edges(p, rows, rise=0.0, k1=0.008, fall=-0.06)
+    elif c == "STEMI":
+        lvl = q["st"]
+        prec[s, _W["ST"], :4] = np.stack([q["v1"] * lvl, lvl, q["v3"] * lvl, q["v4"] * lvl], 1)
+        prec[s, _W["T"], 1:4] *= q["hyper"][:, None]  # hyperacute T in V2–V4
+        _st_edges(p, s, rise=-0.010, k1=0.004, fall=0.02)
+    elif c == "IMI":
+        i = _W["QI"]
+        mu[s, i] = p["qrs_onset"][s] + 0.024
+        sl[s, i], sr[s, i] = 0.008, 0.014
+        fmag[s, i], fang[s, i] = q["q"], q["qang"]
+        ax = np.maximum(p["axis"][s] - q["dax"], -30.0)
+        fang[s, _W["R"]] = ax
+        fmag[s, _W["R"]] *= 0.75  # loss of inferior forces
+        p["axis"][s] = ax
+    elif c == "TWI":
+        fang[s, _W["T"]], fmag[s, _W["T"]] = q["fang"], q["fmag"]
+        prec[s, _W["T"], 3:6] = -q["v"]
+        prec[s, _W["T"], 2] *= 0.3
+    # 1AVB and LQT change intervals only (phase 1)
+
+
+def _st_edges(p: dict, s: np.ndarray, rise: float, k1: float, fall: float) -> None:
+    """ST plateau from the J point (+ ``rise`` s) to the T peak (+ ``fall`` s)."""
+    p["st"][s, 0] = p["j_point"][s] + rise
+    p["st"][s, 1] = k1
+    p["st"][s, 2] = p["mu"][s, _W["T"]] + fall
+    p["st"][s, 3] = 0.03
+
+
+_ORDER = ("1AVB", "LBBB", "RBBB", "LVH", "STEMI", "IMI", "TWI", "LQT")
+
+
+def _render(base: dict, draws: dict, idx: np.ndarray, has: np.ndarray, t: np.ndarray):
+    """Render beats ``idx`` with the findings flagged in ``has`` ``(m, C)``: ``(m, 8, T)`` mV."""
+    p = {k: v[idx].copy() for k, v in base.items()}
+    p["qt"] = p["qtcf"] * np.cbrt(p["rr"])
+    p["qrs_extra"] = np.zeros(len(idx))
+    sel = {c: np.flatnonzero(has[:, _CI[c]]) for c in _ORDER}
+    qs = {c: {k: v[idx[s]] for k, v in draws[c].items()} for c, s in sel.items() if s.size}
+    for c in _ORDER:
+        if sel[c].size:
+            _intervals(p, qs[c], c, sel[c])
+    _layout(p)
+    for c in _ORDER:
+        if sel[c].size:
+            _morph(p, qs[c], c, sel[c])
+    # amplitudes of the 8 independent leads: limb from the frontal dipole, chest from the table
+    th = np.deg2rad(p["fang"])
+    amp = np.empty((len(idx), _NW, 8))
+    amp[:, :, 0] = p["fmag"] * np.cos(th)
+    amp[:, :, 1] = p["fmag"] * np.cos(th - np.pi / 3)
+    amp[:, :, _V] = p["prec"]
+    # wave shapes (m, W, T)
+    g = np.empty((len(idx), _NW, t.size), np.float32)
+    dt = t[None, None, :] - p["mu"][:, :_GAUSS, None].astype(np.float32)
+    sig = np.where(dt < 0, p["sl"][:, :_GAUSS, None], p["sr"][:, :_GAUSS, None]).astype(np.float32)
+    np.exp(-0.5 * np.square(dt / sig), out=g[:, :_GAUSS])
+    st = p["st"].astype(np.float32)
+    with np.errstate(over="ignore"):
+        rise = 1.0 / (1.0 + np.exp(-(t[None] - st[:, :1]) / np.maximum(st[:, 1:2], 1e-4)))
+        fall = 1.0 / (1.0 + np.exp(-(st[:, 2:3] - t[None]) / np.maximum(st[:, 3:4], 1e-4)))
+    g[:, _GAUSS] = rise * fall
+    x8 = np.matmul(amp.transpose(0, 2, 1).astype(np.float32), g)  # (m, 8, T)
+    info = {
+        "hr": p["hr"], "rr": p["rr"], "pr": p["pr"] * 1e3, "qrs": (p["qrs"] + p["qrs_extra"]) * 1e3,
+        "qt": p["qt"] * 1e3, "qtcf": p["qt"] / np.cbrt(p["rr"]) * 1e3, "axis": p["axis"],
+        "p_onset": p["p_onset"], "qrs_onset": p["qrs_onset"], "j_point": p["j_point"],
+        "t_peak": p["t_peak"], "t_end": p["t_end"],
+        "p_amp": _twelve(amp[:, _W["P"], :, None])[..., 0],
+        "t_amp": _twelve(amp[:, _W["T"], :, None])[..., 0],
+    }
+    return x8, info
+
+
+def _twelve(x8: np.ndarray) -> np.ndarray:
+    """``(m, 8, T)`` independent leads (I, II, V1–V6) → ``(m, 12, T)`` in :data:`LEAD_NAMES` order."""
+    i, ii = x8[:, 0], x8[:, 1]
+    out = np.empty((x8.shape[0], 12, x8.shape[2]), x8.dtype)
+    out[:, 0], out[:, 1] = i, ii
+    out[:, 2] = ii - i
+    out[:, 3] = -(i + ii) / 2
+    out[:, 4] = i - ii / 2
+    out[:, 5] = ii - i / 2
+    out[:, 6:] = x8[:, 2:]
+    return out
+
+
+def _noise(m: int, t: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """White noise (σ 5–20 µV per beat) plus a slow baseline wander (≤ 30 µV) on the 8
+    independent leads: ``(m, 8, T)`` mV, and the per-beat noise σ in µV."""
+    sd = rng.uniform(0.005, 0.020, m).astype(np.float32)
+    w = rng.standard_normal((m, 8, t.size), dtype=np.float32) * sd[:, None, None]
+    a = rng.uniform(0, 0.03, (m, 8, 1)).astype(np.float32)
+    f = rng.uniform(0.05, 0.5, (m, 8, 1)).astype(np.float32)
+    ph = rng.uniform(0, 2 * np.pi, (m, 8, 1)).astype(np.float32)
+    w += a * np.sin(2 * np.pi * f * t[None, None, :] + ph)
+    return w, sd * 1e3
+
+
+def _window_mask(c: str, t: np.ndarray) -> np.ndarray:
+    lo, hi = CRITERIA_WINDOWS[c][1]
+    return (t >= lo - 1e-6) & (t <= hi + 1e-6)
+
+
+def _criteria_masks(f: np.ndarray, info: dict, rows: np.ndarray, windows: dict) -> np.ndarray:
+    """``(m, 12, T)`` criteria masks of findings ``f`` (class indices) on chunk rows ``rows``."""
+    m, T = f.size, next(iter(windows.values())).size
+    out = np.zeros((m, 12, T), bool)
+    for c, (leads, _) in CRITERIA_WINDOWS.items():
+        sel = np.flatnonzero(f == _CI[c])
+        if sel.size == 0:
+            continue
+        if leads == "visible P":
+            lead_on = np.abs(info["p_amp"][rows[sel]]) >= _VISIBLE_MV
+        elif leads == "visible T":
+            lead_on = np.abs(info["t_amp"][rows[sel]]) >= _VISIBLE_MV
+        else:
+            lead_on = np.zeros((sel.size, 12), bool)
+            lead_on[:, [LEAD_INDEX[ld] for ld in leads]] = True
+        out[sel] = lead_on[:, :, None] & windows[c][None, None, :]
+    return out
