@@ -493,7 +493,7 @@ def _draw_patients(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     fmag[:, _W["R"]] = _u(rng, 0.9, 1.5, n)
     fang[:, _W["R"]] = p["axis"]
     fmag[:, _W["S"]] = _u(rng, 0.15, 0.35, n)
-    fang[:, _W["S"]] = _u(rng, -160, -110, n)
+    fang[:, _W["S"]] = p["axis"] + 180.0 + _u(rng, -25, 25, n)
     fmag[:, _W["T"]] = _u(rng, 0.25, 0.45, n)
     fang[:, _W["T"]] = np.clip(0.4 * p["axis"] + _u(rng, 15, 35, n), 10, 65)
     p["fmag"], p["fang"] = fmag, fang
@@ -535,7 +535,7 @@ def _draw_stemi(n, rng):
 
 
 def _draw_imi(n, rng):
-    return {"q": _u(rng, 0.42, 0.65, n), "qang": _u(rng, -100, -80, n), "dax": _u(rng, 20, 40, n)}
+    return {"q": _u(rng, 0.50, 0.75, n), "qang": _u(rng, -100, -80, n), "inf": _u(rng, 0.3, 0.5, n)}
 
 
 def _draw_twi(n, rng):
@@ -650,13 +650,15 @@ def _morph(p: dict, q: dict, c: str, s: np.ndarray) -> None:
         _st_edges(p, s, rise=-0.010, k1=0.004, fall=0.02)
     elif c == "IMI":
         i = _W["QI"]
-        mu[s, i] = p["qrs_onset"][s] + 0.024
-        sl[s, i], sr[s, i] = 0.008, 0.014
+        mu[s, i] = p["qrs_onset"][s] + 0.028
+        sl[s, i], sr[s, i] = 0.012, 0.016
         fmag[s, i], fang[s, i] = q["q"], q["qang"]
-        ax = np.maximum(p["axis"][s] - q["dax"], -30.0)
-        fang[s, _W["R"]] = ax
-        fmag[s, _W["R"]] *= 0.75  # loss of inferior forces
-        p["axis"][s] = ax
+        # loss of inferior forces: the R dipole's inferior (y) component shrinks → left shift
+        th = np.deg2rad(fang[s, _W["R"]])
+        rx, ry = np.cos(th), q["inf"] * np.sin(th)
+        fang[s, _W["R"]] = np.degrees(np.arctan2(ry, rx))
+        fmag[s, _W["R"]] *= np.hypot(rx, ry)
+        p["axis"][s] = fang[s, _W["R"]]
     elif c == "TWI":
         fang[s, _W["T"]], fmag[s, _W["T"]] = q["fang"], q["fmag"]
         prec[s, _W["T"], 3:6] = -q["v"]
@@ -708,13 +710,21 @@ def _render(base: dict, draws: dict, idx: np.ndarray, has: np.ndarray, t: np.nda
     x8 = np.matmul(amp.transpose(0, 2, 1).astype(np.float32), g)  # (m, 8, T)
     info = {
         "hr": p["hr"], "rr": p["rr"], "pr": p["pr"] * 1e3, "qrs": (p["qrs"] + p["qrs_extra"]) * 1e3,
-        "qt": p["qt"] * 1e3, "qtcf": p["qt"] / np.cbrt(p["rr"]) * 1e3, "axis": p["axis"],
+        "qt": p["qt"] * 1e3, "qtcf": p["qt"] / np.cbrt(p["rr"]) * 1e3, "axis": _net_axis(p, amp),
         "p_onset": p["p_onset"], "qrs_onset": p["qrs_onset"], "j_point": p["j_point"],
         "t_peak": p["t_peak"], "t_end": p["t_end"],
         "p_amp": _twelve(amp[:, _W["P"], :, None])[..., 0],
         "t_amp": _twelve(amp[:, _W["T"], :, None])[..., 0],
     }
     return x8, info
+
+
+def _net_axis(p: dict, amp: np.ndarray) -> np.ndarray:
+    """Frontal QRS axis (deg) of the rendered dipoles: the direction of the net QRS area in I and aVF."""
+    qrs = [_W[w] for w in ("Q", "R", "S", "RN", "TERM", "QI")]
+    area = amp[:, qrs, :2] * (0.5 * (p["sl"][:, qrs] + p["sr"][:, qrs]))[:, :, None]
+    i, ii = area.sum(1).T
+    return np.degrees(np.arctan2(ii - i / 2, i))
 
 
 def _twelve(x8: np.ndarray) -> np.ndarray:
