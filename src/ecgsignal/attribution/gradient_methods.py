@@ -1,0 +1,268 @@
+"""Backpropagation-based methods: gradients, path integrals, DeepLIFT, LRP (all via Captum).
+
+Every function takes one chunk of beats ``x`` ``(c, 12, T)`` (mV, on ``ctx.device``) and the
+target classes ``(c,)`` and returns signed maps ``(c, 12, T)``. Settings follow PROTOCOLS.md;
+each keyword-only parameter is an option ``attribute(..., name=value)`` can override.
+
+SmoothGrad, VarGrad and GradientSHAP draw their noise / baselines / interpolation points from
+per-beat numpy generators (seed, beat index, method) instead of Captum's ``NoiseTunnel``, whose
+draws come from torch's global RNG and whose ``stdevs`` is one number per input tensor, not per
+beat. The estimators are Captum's: the mean (variance) of ``Saliency`` over noisy copies, and
+``mean_k ∇f(b_k + α_k (x − b_k)) ⊙ (x − b_k)`` for GradientSHAP with ``stdevs=0``. Drawing on
+the CPU makes the noise identical on every device and independent of the chunking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from captum.attr import (
+    LRP,
+    Deconvolution,
+    DeepLift,
+    DeepLiftShap,
+    GuidedBackprop,
+    InputXGradient,
+    IntegratedGradients,
+    Saliency,
+)
+
+from ecgsignal.attribution.lrp_rules import DEFAULT_EPSILON, attach_lrp_rules
+from ecgsignal.attribution.registry import MethodContext, MethodSpec, register_method
+from ecgsignal.errors import ConfigError
+
+_SIMONYAN = ("Simonyan, Vedaldi & Zisserman 2014, Deep inside convolutional networks: visualising "
+             "image classification models and saliency maps, ICLR workshop, arXiv:1312.6034")
+_SHRIKUMAR16 = ("Shrikumar et al. 2016, Not just a black box: learning important features through "
+                "propagating activation differences, arXiv:1605.01713")
+_SUNDARARAJAN = ("Sundararajan, Taly & Yan 2017, Axiomatic attribution for deep networks, ICML, "
+                 "arXiv:1703.01365")
+_SMILKOV = ("Smilkov et al. 2017, SmoothGrad: removing noise by adding noise, "
+            "arXiv:1706.03825")
+_ADEBAYO_VG = ("Adebayo et al. 2018, Local explanation methods for deep neural networks lack "
+               "sensitivity to parameter values, ICLR workshop, arXiv:1810.03307")
+_SPRINGENBERG = ("Springenberg et al. 2015, Striving for simplicity: the all convolutional net, "
+                 "ICLR workshop, arXiv:1412.6806")
+_ZEILER = ("Zeiler & Fergus 2014, Visualizing and understanding convolutional networks, ECCV, "
+           "arXiv:1311.2901")
+_SHRIKUMAR17 = ("Shrikumar, Greenside & Kundaje 2017, Learning important features through "
+                "propagating activation differences, ICML, arXiv:1704.02685")
+_LUNDBERG = ("Lundberg & Lee 2017, A unified approach to interpreting model predictions, "
+             "NeurIPS, arXiv:1705.07874")
+_ERION = ("Erion et al. 2021, Improving performance of deep learning models with axiomatic "
+          "attribution priors and expected gradients, Nat Mach Intell, arXiv:1906.10670")
+_BACH = ("Bach et al. 2015, On pixel-wise explanations for non-linear classifier decisions by "
+         "layer-wise relevance propagation, PLoS ONE, doi:10.1371/journal.pone.0130140; "
+         "Montavon et al. 2019, Layer-wise relevance propagation: an overview")
+
+
+def _check_positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _rows_gradients(model: torch.nn.Module, rows: torch.Tensor, target: torch.Tensor,
+                    max_rows: int) -> torch.Tensor:
+    """Signed input gradients of ``rows`` ``(m, 12, T)``, in passes of ``max_rows`` rows."""
+    sal = Saliency(model)
+    parts = []
+    for start in range(0, rows.shape[0], max_rows):
+        block = rows[start:start + max_rows].detach().requires_grad_(True)
+        parts.append(sal.attribute(block, target=target[start:start + max_rows], abs=False))
+    return torch.cat(parts) if len(parts) > 1 else parts[0]
+
+
+def _n_samples_rows(options: Mapping[str, Any], n_samples: int, fs: float, nb: int) -> int:
+    return int(options["n_samples"])
+
+
+# ----------------------------------------------------------------------------- plain gradients
+@register_method(MethodSpec(
+    name="saliency", kind="gradient", paper=True, stochastic=False, multiplies_input=False,
+    lead_resolved=True, citation=_SIMONYAN,
+    description="Signed gradient of the target logit w.r.t. the input (abs taken at evaluation).",
+))
+def saliency(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Saliency: ``∂f_c/∂x`` (Simonyan et al. 2014), signed (Captum ``abs=False``)."""
+    return Saliency(ctx.model).attribute(x, target=target, abs=False)
+
+
+@register_method(MethodSpec(
+    name="input_x_gradient", kind="gradient", paper=True, stochastic=False,
+    multiplies_input=True, lead_resolved=True, citation=_SHRIKUMAR16,
+    description="Input times the gradient of the target logit.",
+))
+def input_x_gradient(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Gradient × Input: ``x ⊙ ∂f_c/∂x`` (Shrikumar et al. 2016)."""
+    return InputXGradient(ctx.model).attribute(x, target=target)
+
+
+@register_method(MethodSpec(
+    name="integrated_gradients", kind="gradient", paper=True, stochastic=False,
+    multiplies_input=True, lead_resolved=True, citation=_SUNDARARAJAN,
+    description="Path integral of gradients from a zero baseline, 50 Gauss-Legendre steps.",
+    rows_per_beat=lambda o, t, fs, nb: int(o["n_steps"]),
+))
+def integrated_gradients(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
+                         n_steps: int = 50, quadrature: str = "gausslegendre") -> torch.Tensor:
+    """Integrated Gradients (Sundararajan et al. 2017) from the zero beat (0 mV).
+
+    ``n_steps`` points of Captum's ``quadrature`` rule (its ``method``: ``"gausslegendre"``, the
+    default, or ``"riemann_trapezoid"`` etc.); the
+    ``c * n_steps`` rows run in passes of ``ctx.max_rows`` (Captum's ``internal_batch_size``).
+    """
+    n_steps = _check_positive_int("n_steps", n_steps)
+    rows = x.shape[0] * n_steps
+    ibs = None if rows <= ctx.max_rows else max(ctx.max_rows, x.shape[0])
+    return IntegratedGradients(ctx.model).attribute(
+        x, baselines=torch.zeros_like(x), target=target, n_steps=n_steps, method=quadrature,
+        internal_batch_size=ibs,
+    )
+
+
+def _noisy_gradients(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor,
+                     n_samples: int, sigma_frac: float) -> torch.Tensor:
+    """Gradients at ``n_samples`` noisy copies per beat, ``(c, n_samples, 12, T)``.
+
+    Noise: N(0, σ²) with σ = ``sigma_frac`` · (max − min) of the beat (all leads), drawn per
+    beat from ``ctx.beat_rngs``.
+    """
+    n_samples = _check_positive_int("n_samples", n_samples)
+    if not (isinstance(sigma_frac, (int, float)) and sigma_frac >= 0):
+        raise ConfigError(f"sigma_frac must be a number >= 0, got {sigma_frac!r}")
+    c = x.shape[0]
+    shape = (n_samples,) + tuple(x.shape[1:])
+    noise = np.stack([r.standard_normal(shape, dtype=np.float32) for r in ctx.beat_rngs(c)])
+    sigma = sigma_frac * (x.amax(dim=(1, 2)) - x.amin(dim=(1, 2)))
+    noisy = x[:, None] + sigma.view(c, 1, 1, 1) * torch.from_numpy(noise).to(x.device)
+    grads = _rows_gradients(ctx.model, noisy.reshape((c * n_samples,) + shape[1:]),
+                            target.repeat_interleave(n_samples), ctx.max_rows)
+    return grads.view((c,) + shape)
+
+
+@register_method(MethodSpec(
+    name="smoothgrad", kind="gradient", paper=True, stochastic=True, multiplies_input=False,
+    lead_resolved=True, citation=_SMILKOV,
+    description="Mean gradient over 25 noisy copies, σ = 0.1·(max − min) of each beat.",
+    rows_per_beat=_n_samples_rows,
+))
+def smoothgrad(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
+               n_samples: int = 25, sigma_frac: float = 0.1) -> torch.Tensor:
+    """SmoothGrad (Smilkov et al. 2017): ``mean_k ∂f_c/∂x (x + ε_k)``, ε_k ~ N(0, σ²)."""
+    return _noisy_gradients(ctx, x, target, n_samples, sigma_frac).mean(dim=1)
+
+
+@register_method(MethodSpec(
+    name="vargrad", kind="gradient", paper=False, stochastic=True, multiplies_input=False,
+    lead_resolved=True, citation=_ADEBAYO_VG,
+    description="Variance of the gradient over 25 noisy copies (SmoothGrad's noise); >= 0.",
+    rows_per_beat=_n_samples_rows,
+))
+def vargrad(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
+            n_samples: int = 25, sigma_frac: float = 0.1) -> torch.Tensor:
+    """VarGrad (Adebayo et al. 2018): population variance of SmoothGrad's gradients."""
+    return _noisy_gradients(ctx, x, target, n_samples, sigma_frac).var(dim=1, correction=0)
+
+
+# ----------------------------------------------------------------------------- modified backprop
+@register_method(MethodSpec(
+    name="guided_backprop", kind="gradient", paper=True, stochastic=False,
+    multiplies_input=False, lead_resolved=True, citation=_SPRINGENBERG,
+    description="Gradient with ReLUs passing only positive gradients backwards.",
+))
+def guided_backprop(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Guided Backpropagation (Springenberg et al. 2015)."""
+    return GuidedBackprop(ctx.model).attribute(x, target=target)
+
+
+@register_method(MethodSpec(
+    name="deconvolution", kind="gradient", paper=False, stochastic=False,
+    multiplies_input=False, lead_resolved=True, citation=_ZEILER,
+    description="Deconvnet: ReLU applied to the backward signal instead of the forward mask.",
+))
+def deconvolution(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Deconvolution (Zeiler & Fergus 2014)."""
+    return Deconvolution(ctx.model).attribute(x, target=target)
+
+
+# ----------------------------------------------------------------------------- reference-based
+@register_method(MethodSpec(
+    name="deeplift", kind="gradient", paper=True, stochastic=False, multiplies_input=True,
+    lead_resolved=True, citation=_SHRIKUMAR17,
+    description="DeepLIFT (rescale rule) against the zero beat.",
+    rows_per_beat=lambda o, t, fs, nb: 2,
+))
+def deeplift(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """DeepLIFT, rescale rule (Shrikumar et al. 2017), zero baseline; sums to f(x) − f(0)."""
+    return DeepLift(ctx.model).attribute(x, baselines=torch.zeros_like(x), target=target)
+
+
+@register_method(MethodSpec(
+    name="deeplift_shap", kind="gradient", paper=True, stochastic=False,
+    multiplies_input=True, lead_resolved=True, citation=_LUNDBERG,
+    description="DeepLIFT averaged over a fixed random sample of training beats as baselines.",
+    needs_baselines=True,
+    rows_per_beat=lambda o, t, fs, nb: 2 * max(nb, 1),
+))
+def deeplift_shap(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """DeepLiftSHAP (Lundberg & Lee 2017): mean DeepLIFT map over all ``b`` baselines.
+
+    Deterministic given the baselines (choose them with :func:`make_baselines`, seeded).
+    Captum runs ``2 · c · b`` rows in one pass, so the engine keeps ``c`` small.
+    """
+    assert ctx.baselines is not None
+    return DeepLiftShap(ctx.model).attribute(x, baselines=ctx.baselines, target=target)
+
+
+@register_method(MethodSpec(
+    name="gradient_shap", kind="gradient", paper=True, stochastic=True, multiplies_input=True,
+    lead_resolved=True, citation=f"{_LUNDBERG}; {_ERION}",
+    description="Expected gradients: 25 draws of a training-beat baseline and a point on the path.",
+    needs_baselines=True,
+    rows_per_beat=_n_samples_rows,
+))
+def gradient_shap(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
+                  n_samples: int = 25) -> torch.Tensor:
+    """GradientSHAP (Lundberg & Lee 2017; Captum's ``GradientShap`` with ``stdevs=0``).
+
+    Per beat, ``n_samples`` draws of a baseline ``b_k`` (uniform over the given baselines) and
+    ``α_k ~ U(0, 1)``; the map is ``mean_k ∇f(b_k + α_k (x − b_k)) ⊙ (x − b_k)``.
+    """
+    n_samples = _check_positive_int("n_samples", n_samples)
+    base = ctx.baselines
+    assert base is not None
+    c = x.shape[0]
+    idx = np.empty((c, n_samples), dtype=np.int64)
+    alpha = np.empty((c, n_samples), dtype=np.float32)
+    for i, r in enumerate(ctx.beat_rngs(c)):
+        idx[i] = r.integers(0, base.shape[0], n_samples)
+        alpha[i] = r.random(n_samples, dtype=np.float32)
+    b = base[torch.from_numpy(idx).to(x.device)]  # (c, S, 12, T)
+    a = torch.from_numpy(alpha).to(x.device).view(c, n_samples, 1, 1)
+    diff = x[:, None] - b
+    points = (b + a * diff).reshape((c * n_samples,) + tuple(x.shape[1:]))
+    grads = _rows_gradients(ctx.model, points, target.repeat_interleave(n_samples), ctx.max_rows)
+    return (grads.view_as(diff) * diff).mean(dim=1)
+
+
+# ----------------------------------------------------------------------------- LRP
+@register_method(MethodSpec(
+    name="lrp", kind="gradient", paper=True, stochastic=False, multiplies_input=True,
+    lead_resolved=True, citation=_BACH,
+    description="Layer-wise relevance propagation, ε-rule on every linear layer (rules set "
+                "explicitly for Conv1d/BatchNorm1d/pooling/residual sum).",
+    rows_per_beat=lambda o, t, fs, nb: 2,
+))
+def lrp(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
+        epsilon: float = DEFAULT_EPSILON) -> torch.Tensor:
+    """LRP-ε (Bach et al. 2015) via Captum's ``LRP`` with the rules of :mod:`.lrp_rules`.
+
+    Captum returns relevance scaled so that it sums (up to what ε and biases absorb) to the
+    target logit.
+    """
+    with attach_lrp_rules(ctx.model, epsilon=float(epsilon)):
+        return LRP(ctx.model).attribute(x, target=target)

@@ -1,0 +1,152 @@
+"""Perturbation methods: Occlusion (paper), Feature Ablation, LIME, KernelSHAP (extras).
+
+Features are patches of one lead × a window of ``window_ms`` (40 ms by default, ``fs`` turns it
+into samples; a shorter last window covers the tail), filled with zeros (0 mV) when removed.
+Occlusion and Feature Ablation batch beats × perturbations (Captum's ``perturbations_per_eval``);
+LIME and KernelSHAP fit one surrogate per beat (Captum loops over beats itself), each seeded from
+(seed, beat index, method) with torch's global RNG forked and restored around the call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from captum.attr import FeatureAblation, KernelShap, Lime, Occlusion
+
+from ecgsignal.attribution.registry import MethodContext, MethodSpec, register_method
+from ecgsignal.attribution.surrogates import ridge_model
+from ecgsignal.errors import ConfigError
+
+_ZEILER = ("Zeiler & Fergus 2014, Visualizing and understanding convolutional networks, ECCV, "
+           "arXiv:1311.2901")
+_CAPTUM = ("Kokhlikyan et al. 2020, Captum: a unified and generic model interpretability library "
+           "for PyTorch, arXiv:2009.07896")
+_RIBEIRO = ("Ribeiro, Singh & Guestrin 2016, \"Why should I trust you?\" Explaining the "
+            "predictions of any classifier, KDD, arXiv:1602.04938")
+_LUNDBERG = ("Lundberg & Lee 2017, A unified approach to interpreting model predictions, "
+             "NeurIPS, arXiv:1705.07874")
+
+
+def window_samples(window_ms: float, fs: float) -> int:
+    """Samples in a window of ``window_ms`` at ``fs`` Hz (rounded, at least 1)."""
+    if not (isinstance(window_ms, (int, float)) and window_ms > 0):
+        raise ConfigError(f"window_ms must be a positive number, got {window_ms!r}")
+    return max(1, int(round(window_ms * fs / 1000.0)))
+
+
+def patch_mask(n_leads: int, n_samples: int, window: int, device: torch.device) -> torch.Tensor:
+    """``(1, n_leads, n_samples)`` feature ids: lead-major patches of ``window`` samples."""
+    per_lead = math.ceil(n_samples / window)
+    t = torch.arange(n_samples, device=device) // window
+    lead = torch.arange(n_leads, device=device)[:, None] * per_lead
+    return (lead + t[None, :])[None]
+
+
+def _occlusion_rows(o, t: int, fs: float, nb: int) -> int:
+    return 12 * math.ceil(t / window_samples(o["window_ms"], fs)) + 1
+
+
+def _per_eval(ctx: MethodContext, n_beats: int) -> int:
+    return max(1, ctx.max_rows // max(1, n_beats))
+
+
+@register_method(MethodSpec(
+    name="occlusion", kind="perturbation", paper=True, stochastic=False,
+    multiplies_input=False, lead_resolved=True, citation=_ZEILER,
+    description="Drop in the target logit when one lead × 40 ms window is set to 0 mV "
+                "(non-overlapping windows).",
+    rows_per_beat=_occlusion_rows,
+))
+def occlusion(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
+              window_ms: float = 40.0) -> torch.Tensor:
+    """Occlusion (Zeiler & Fergus 2014) via Captum: per lead, windows of ``window_ms``.
+
+    Window = stride, so each sample gets the logit drop of the one window covering it.
+    """
+    w = window_samples(window_ms, ctx.fs)
+    return Occlusion(ctx.model).attribute(
+        x, sliding_window_shapes=(1, w), strides=(1, w), baselines=0.0, target=target,
+        perturbations_per_eval=_per_eval(ctx, x.shape[0]),
+    )
+
+
+@register_method(MethodSpec(
+    name="feature_ablation", kind="perturbation", paper=False, stochastic=False,
+    multiplies_input=False, lead_resolved=True, citation=_CAPTUM,
+    description="Drop in the target logit when a whole lead is set to 0 mV (one value per lead).",
+    rows_per_beat=lambda o, t, fs, nb: 13,
+))
+def feature_ablation(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Captum ``FeatureAblation`` with one feature per lead (the lead view of Experiment 4)."""
+    mask = torch.arange(x.shape[1], device=x.device).view(1, -1, 1).expand(1, -1, x.shape[2])
+    return FeatureAblation(ctx.model).attribute(
+        x, baselines=0.0, target=target, feature_mask=mask,
+        perturbations_per_eval=_per_eval(ctx, x.shape[0]),
+    )
+
+
+@contextmanager
+def _forked_torch_rng(device: torch.device) -> Iterator[None]:
+    """Fork torch's global RNG (CPU, and ``device`` if CUDA), restoring it on exit.
+
+    Captum's LIME and KernelSHAP samplers draw from torch's global generator only.
+    """
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        yield
+
+
+def _surrogate(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, explainer,
+               n_samples: int, window_ms: float) -> torch.Tensor:
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
+            or n_samples < 2:
+        raise ConfigError(f"n_samples must be an integer >= 2, got {n_samples!r}")
+    w = window_samples(window_ms, ctx.fs)
+    mask = patch_mask(x.shape[1], x.shape[2], w, x.device)
+    out = torch.empty_like(x)
+    seeds = ctx.beat_seeds(x.shape[0])
+    with _forked_torch_rng(x.device):
+        for i in range(x.shape[0]):  # Captum fits one surrogate per beat anyway
+            torch.manual_seed(int(seeds[i].generate_state(1, dtype=np.uint64)[0] >> 1))
+            out[i:i + 1] = explainer.attribute(
+                x[i:i + 1], target=target[i:i + 1], baselines=0.0, feature_mask=mask,
+                n_samples=int(n_samples), perturbations_per_eval=min(int(n_samples),
+                                                                     ctx.max_rows),
+            )
+    return out
+
+
+@register_method(MethodSpec(
+    name="lime", kind="perturbation", paper=False, stochastic=True, multiplies_input=False,
+    lead_resolved=True, citation=_RIBEIRO,
+    description="LIME over lead × 40 ms patches (400 samples, exponential cosine kernel), "
+                "weighted ridge surrogate.",
+    rows_per_beat=lambda o, t, fs, nb: int(o["n_samples"]),
+))
+def lime(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *, n_samples: int = 400,
+         window_ms: float = 40.0, ridge: float = 1e-2) -> torch.Tensor:
+    """LIME (Ribeiro et al. 2016) via Captum's ``Lime``: patches kept with probability 1/2,
+    samples weighted by Captum's default exponential kernel on cosine distance (width 1), and a
+    closed-form weighted ridge surrogate (:mod:`.surrogates`; Captum's default is a scikit-learn
+    Lasso with α = 0.01)."""
+    return _surrogate(ctx, x, target, Lime(ctx.model, interpretable_model=ridge_model(ridge)),
+                      n_samples, window_ms)
+
+
+@register_method(MethodSpec(
+    name="kernel_shap", kind="perturbation", paper=False, stochastic=True,
+    multiplies_input=False, lead_resolved=True, citation=_LUNDBERG,
+    description="KernelSHAP over lead × 40 ms patches (400 coalitions), zero-filled.",
+    rows_per_beat=lambda o, t, fs, nb: int(o["n_samples"]),
+))
+def kernel_shap(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
+                n_samples: int = 400, window_ms: float = 40.0) -> torch.Tensor:
+    """KernelSHAP (Lundberg & Lee 2017) via Captum's ``KernelShap``: coalitions drawn from the
+    Shapley kernel, fitted by weighted least squares (tiny ridge, :mod:`.surrogates`)."""
+    ks = KernelShap(ctx.model)
+    ks.interpretable_model = ridge_model(1e-6)
+    return _surrogate(ctx, x, target, ks, n_samples, window_ms)
