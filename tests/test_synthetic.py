@@ -14,6 +14,7 @@ from ecgsignal.data.synthetic import (
     CLASS_NAMES,
     COMPATIBLE,
     CRITERIA_WINDOWS,
+    EXTRA_CLASSES,
     MASK_THRESHOLD_MV,
     SyntheticConfig,
     benchmark_generator,
@@ -297,6 +298,48 @@ def test_single_label_mask_for(batch):
     assert np.array_equal(batch.mask_for(c, "criteria")[pos], batch.criteria_mask[pos])
     with pytest.raises(DataError, match="mask kind"):
         batch.mask_for(c, "nope")
+
+
+# ------------------------------------------------------------------ optional extra classes
+def test_optional_extras_wpw_and_lafb():
+    b = generate(n=440, seed=9, extras=("LAFB", "WPW"))  # order normalised
+    assert b.class_names == CLASS_NAMES + EXTRA_CLASSES == b.config.class_names
+    assert np.bincount(b.labels).tolist() == [40] * 11
+    m = measure(b.clean, b.fs, 0.4, b.params["rr"])
+    crit = meets_criteria(m)
+    for c, name in enumerate(b.class_names):
+        assert crit[name][b.labels == c].all(), name
+    norm = b.labels == 0
+    assert not any(crit[k][norm].any() for k in b.class_names[1:])
+    wpw = b.labels == b.class_names.index("WPW")
+    assert m.pr[wpw].max() < 120 and m.qrs[wpw].min() > 120 and m.upstroke[wpw].min() >= 50
+    assert m.upstroke[norm].max() < 45  # a normal QRS has no delta wave
+    lafb = b.labels == b.class_names.index("LAFB")
+    assert m.axis[lafb].max() <= -45 and m.qrs[lafb].max() < 120
+    # the delta wave's difference mask starts before the normal QRS onset
+    t = b.t
+    assert (b.diff_mask[wpw][:, :, (t > -0.1) & (t < -0.05)]).any((1, 2)).all()
+    # only LAFB as extra: it takes index 9
+    one = generate(n=20, seed=9, extras=("LAFB",))
+    assert one.class_names[-1] == "LAFB" and one.labels.max() == 9
+    ds = make_synthetic(n=44, extras=("WPW",))
+    assert ds.class_names[-1] == "WPW" and "WPW" in ds.meta["criteria_windows"]
+    with pytest.raises(ConfigError, match="unknown extra"):
+        SyntheticConfig(extras=("AFIB",))
+
+
+def test_multilabel_with_extras():
+    b = generate(n=440, seed=4, extras=("WPW", "LAFB"), multilabel=True, cooccur_prob=1.0)
+    lafb = b.class_names.index("LAFB")
+    wpw = b.class_names.index("WPW")
+    assert b.labels.shape == (440, 11)
+    assert b.labels[b.labels[:, wpw] == 1].sum(1).max() == 1  # WPW co-occurs with nothing
+    paired = b.labels[(b.primary == lafb)]
+    assert (paired.sum(1) == 2).all()
+    m = measure(b.clean, b.fs, 0.4, b.params["rr"])
+    crit = meets_criteria(m)
+    for c, name in enumerate(b.class_names[1:], start=1):
+        assert crit[name][b.labels[:, c] == 1].all(), name
 
 
 # ------------------------------------------------------------------ bad input, benchmark

@@ -7,7 +7,7 @@ copied from generator parameters, so they check what was actually planted:
   independent leads stays below 6 mV/s for 12 ms, searching outwards from the R peak;
 - P onset: where the spatial magnitude of the P wave falls below 9 % of its peak (≈ μ − 2.2σ of
   a Gaussian P); PR = QRS onset − P onset;
-- per lead, relative to the isoelectric level just before QRS onset: R and S amplitudes, R peak
+- per lead, relative to the isoelectric level (median before the QRS): R and S amplitudes, R peak
   time, terminal S duration, Q depth and width (initial negative deflection), ST level at J + 60
   ms, T amplitude (signed extreme after J + 80 ms);
 - QT by the tangent method (steepest T downslope meets the baseline; Lepeschkin & Surawicz,
@@ -22,6 +22,7 @@ MI, 2018: ST elevation, pathological Q, T inversion).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,7 +48,8 @@ class Measurements:
     """Per-beat measurements. Times in ms (fiducials in s from R), amplitudes in mV.
 
     Global ``(n,)``: ``qrs_onset``, ``qrs_offset``, ``p_onset`` (s from R), ``pr``, ``qrs``,
-    ``qt``, ``qtcf`` (ms), ``axis`` (deg), ``sokolow``, ``cornell`` (mV).
+    ``qt``, ``qtcf`` (ms), ``axis`` (deg), ``sokolow``, ``cornell`` (mV), ``upstroke`` (ms from
+    QRS onset until the spatial velocity first reaches half its QRS maximum: long with a delta wave).
     Per lead ``(n, 12)``: ``r_amp``, ``s_amp`` (positive depth), ``r_peak_time`` (ms from QRS
     onset), ``s_duration`` (ms of the terminal S below −0.05 mV), ``q_depth``, ``q_width`` (ms),
     ``st_j60`` (ST level at J + 60 ms), ``t_amp`` (signed).
@@ -63,6 +65,7 @@ class Measurements:
     axis: np.ndarray
     sokolow: np.ndarray
     cornell: np.ndarray
+    upstroke: np.ndarray
     r_amp: np.ndarray
     s_amp: np.ndarray
     r_peak_time: np.ndarray
@@ -146,8 +149,16 @@ def measure(signals: np.ndarray, fs: float, r_offset: float, rr: np.ndarray | fl
     off = _first(run_after & (k >= r), T - 1)
     on_f, off_f = on.astype(float), off.astype(float)
 
-    # isoelectric level: 8 ms before QRS onset
-    base = _interp(x, np.maximum(on_f - round(0.008 * fs), 0))  # (n, 12)
+    in_qrs = (k[None] >= on[:, None]) & (k[None] <= off[:, None])  # (n, T)
+    vq = np.where(in_qrs, vel, 0.0)
+    upstroke = (_first(vq >= 0.5 * vq.max(-1, keepdims=True), T) - on) * ms
+
+    # isoelectric level: per-lead median before the QRS (the P wave fills < half of it; a
+    # PR-segment reference fails when P runs into the QRS, as in pre-excitation)
+    pre = np.where((k[None] < (on - round(0.010 * fs))[:, None])[:, None], x, np.nan)
+    with warnings.catch_warnings():  # a beat whose QRS starts the window has no pre-QRS part
+        warnings.simplefilter("ignore", RuntimeWarning)
+        base = np.nan_to_num(np.nanmedian(pre, axis=-1))  # (n, 12)
     y = x - base[:, :, None]
 
     # P onset: spatial magnitude in [start, QRS onset − 10 ms]
@@ -159,7 +170,6 @@ def measure(signals: np.ndarray, fs: float, r_offset: float, rr: np.ndarray | fl
     p_on = _last(p_win & (k < p_peak[:, None]) & (mag < 0.09 * p_amp[:, None]), 0)
 
     # per-lead QRS measures
-    in_qrs = (k[None] >= on[:, None]) & (k[None] <= off[:, None])  # (n, T)
     yq = np.where(in_qrs[:, None], y, 0.0)
     r_amp = yq.max(-1)
     s_amp = -yq.min(-1)
@@ -213,6 +223,7 @@ def measure(signals: np.ndarray, fs: float, r_offset: float, rr: np.ndarray | fl
         axis=axis,
         sokolow=sokolow,
         cornell=cornell,
+        upstroke=upstroke,
         r_amp=r_amp,
         s_amp=s_amp,
         r_peak_time=r_peak_time,
@@ -233,7 +244,9 @@ def meets_criteria(m: Measurements) -> dict[str, np.ndarray]:
     """Which diagnostic criteria each beat meets: class name → ``(n,)`` bool.
 
     ``NORM`` is the normal-ECG criterion (PR 120–200 ms, QRS ≤ 110 ms, axis −30…+90°); the other
-    eight are the abnormal findings. A normal beat meets ``NORM`` and none of the others.
+    eight are the abnormal findings, then the optional extras: WPW (PR < 120 ms, QRS > 120 ms, a
+    slurred upstroke ≥ 50 ms) and LAFB (axis −45…−90°, QRS < 120 ms, qR in aVL, rS in II, III,
+    aVF; Surawicz et al. 2009). A normal beat meets ``NORM`` and none of the others.
     """
     L = _L
     no_q = lambda lead: m.q_depth[:, L[lead]] < 0.05  # noqa: E731
@@ -253,4 +266,9 @@ def meets_criteria(m: Measurements) -> dict[str, np.ndarray]:
                        for ld in ("II", "III", "aVF")], axis=0),
         "TWI": _pairs((m.t_amp < -0.1) & upright),
         "LQT": m.qtcf >= 450,
+        # optional extras
+        "WPW": (m.pr < 120) & (m.qrs > 120) & (m.upstroke >= 50),
+        "LAFB": (m.axis <= -45) & (m.axis >= -90) & (m.qrs < 120) & (m.q_depth[:, L["aVL"]] > 0)
+        & (m.r_amp[:, L["aVL"]] > m.s_amp[:, L["aVL"]])
+        & np.all([m.s_amp[:, L[ld]] > m.r_amp[:, L[ld]] for ld in ("II", "III", "aVF")], axis=0),
     }

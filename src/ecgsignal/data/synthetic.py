@@ -50,7 +50,11 @@ __all__ = [
 #: The nine default classes (PTB-XL SCP codes: NORM, 1AVB, CLBBB, CRBBB, LVH, AMI/ASMI, IMI,
 #: INVT/NT_, LNGQT).
 CLASS_NAMES: tuple[str, ...] = ("NORM", "1AVB", "LBBB", "RBBB", "LVH", "STEMI", "IMI", "TWI", "LQT")
-_CI = {c: i for i, c in enumerate(CLASS_NAMES)}
+#: Optional extra classes (``SyntheticConfig.extras``), appended after the nine in this order:
+#: Wolff-Parkinson-White pre-excitation [WPW] and left anterior fascicular block [LAFB].
+EXTRA_CLASSES: tuple[str, ...] = ("WPW", "LAFB")
+_ALL = CLASS_NAMES + EXTRA_CLASSES
+_CI = {c: i for i, c in enumerate(_ALL)}
 
 #: Difference-mask threshold, mV: where a beat and its counterfactual differ by more than this.
 MASK_THRESHOLD_MV: float = 0.05
@@ -66,29 +70,35 @@ CRITERIA_WINDOWS: dict[str, tuple[tuple[str, ...] | str, tuple[float, float]]] =
     "IMI": (("II", "III", "aVF"), (-0.06, 0.01)),
     "TWI": (("I", "aVL", "V4", "V5", "V6"), (0.12, 0.45)),
     "LQT": ("visible T", (0.30, 0.62)),
+    # optional extras (not in the paper's nine): short PR + delta wave; left axis + qR in aVL
+    "WPW": (LEAD_NAMES, (-0.14, 0.02)),
+    "LAFB": (("I", "II", "III", "aVL", "aVF"), (-0.06, 0.06)),
 }
 _VISIBLE_MV = 0.05
 
 #: Findings that may co-occur on one beat in the multi-label option (symmetric). NORM never
-#: co-occurs; pairs whose planted changes would contradict each other (LBBB + RBBB, LBBB + LVH,
-#: LVH strain + TWI, …) are left out.
+#: co-occurs; pairs whose planted changes or criteria would contradict each other (LBBB + RBBB,
+#: LBBB + LVH, LVH strain + TWI, RBBB + LAFB whose isolated-LAFB criterion needs QRS < 120 ms, …)
+#: are left out.
 COMPATIBLE: dict[str, tuple[str, ...]] = {
     "NORM": (),
-    "1AVB": ("LBBB", "RBBB", "LVH", "STEMI", "IMI", "TWI", "LQT"),
+    "1AVB": ("LBBB", "RBBB", "LVH", "STEMI", "IMI", "TWI", "LQT", "LAFB"),
     "LBBB": ("1AVB",),
     "RBBB": ("1AVB", "STEMI", "IMI", "TWI", "LQT"),
     "LVH": ("1AVB", "IMI", "LQT"),
-    "STEMI": ("1AVB", "RBBB", "IMI"),
+    "STEMI": ("1AVB", "RBBB", "IMI", "LAFB"),
     "IMI": ("1AVB", "RBBB", "LVH", "STEMI", "TWI", "LQT"),
-    "TWI": ("1AVB", "RBBB", "IMI", "LQT"),
-    "LQT": ("1AVB", "RBBB", "LVH", "IMI", "TWI"),
+    "TWI": ("1AVB", "RBBB", "IMI", "LQT", "LAFB"),
+    "LQT": ("1AVB", "RBBB", "LVH", "IMI", "TWI", "LAFB"),
+    "WPW": (),
+    "LAFB": ("1AVB", "STEMI", "TWI", "LQT"),
 }
 
 # Wave components, in render order. The last one is the ST plateau (two logistic edges).
-_WAVES = ("P", "Q", "R", "S", "T", "RN", "TERM", "QI", "ST")
+_WAVES = ("P", "Q", "R", "S", "T", "RN", "TERM", "QI", "DELTA", "ST")
 _W = {w: i for i, w in enumerate(_WAVES)}
 _NW = len(_WAVES)
-_GAUSS = _NW - 1  # components 0.._GAUSS-1 are asymmetric Gaussians
+_GAUSS = _W["DELTA"]  # components 0.._GAUSS-1 are asymmetric Gaussians; then the ramp, the plateau
 _V = slice(2, 8)  # precordial columns in the 8 independent leads (I, II, V1..V6)
 
 # Precordial amplitude tables (mV, V1..V6) of the normal adult beat.
@@ -137,6 +147,9 @@ class SyntheticConfig:
         Probability that a non-NORM beat gets a second finding (multi-label only).
     split, split_seed:
         Train/validation/test fractions and the seed of the stratified split.
+    extras:
+        Optional extra classes from :data:`EXTRA_CLASSES` (``"WPW"``, ``"LAFB"``), appended to
+        the nine; the beats are then balanced over all classes.
     """
 
     n: int = 5400
@@ -149,6 +162,7 @@ class SyntheticConfig:
     cooccur_prob: float = 0.0
     split: tuple[float, float, float] = (0.7, 0.15, 0.15)
     split_seed: int = 0
+    extras: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.n, bool) or not isinstance(self.n, (int, np.integer)) or self.n < 1:
@@ -172,6 +186,16 @@ class SyntheticConfig:
         if len(split) != 3 or any(f < 0 for f in split) or abs(sum(split) - 1) > 1e-6:
             raise ConfigError(f"SyntheticConfig.split must be three fractions summing to 1, got {self.split!r}")
         object.__setattr__(self, "split", tuple(float(f) for f in split))
+        extras = (self.extras,) if isinstance(self.extras, str) else tuple(self.extras)
+        unknown = [e for e in extras if e not in EXTRA_CLASSES]
+        if unknown:
+            raise ConfigError(f"unknown extra class(es) {unknown}; valid: {list(EXTRA_CLASSES)}")
+        object.__setattr__(self, "extras", tuple(e for e in EXTRA_CLASSES if e in extras))
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The nine classes, then the chosen extras (in :data:`EXTRA_CLASSES` order)."""
+        return CLASS_NAMES + self.extras
 
     @property
     def n_samples(self) -> int:
@@ -327,11 +351,11 @@ def generate(
     n, T = cfg.n, cfg.n_samples
     t = _time_axis(cfg)
 
-    primary, findings = _assign_classes(cfg, rng_class)
+    primary, findings = _assign_classes(cfg, rng_class)  # internal class indices (into _ALL)
     base = _draw_patients(n, rng_params)
-    draws = {c: _DRAW[c](n, rng_params) for c in CLASS_NAMES[1:]}
+    draws = {c: _DRAW[c](n, rng_params) for c in _ALL[1:] if c in cfg.class_names}
     K = findings.shape[1]
-    has = np.zeros((n, len(CLASS_NAMES)), bool)
+    has = np.zeros((n, len(_ALL)), bool)
     for k in range(K):
         ok = findings[:, k] >= 0
         has[np.flatnonzero(ok), findings[ok, k]] = True
@@ -385,25 +409,30 @@ def generate(
             cf_all[idx] = cf
 
     out_params["noise_uv"] = noise_uv
+    active = np.array([_CI[c] for c in cfg.class_names])
+    to_out = np.full(len(_ALL) + 1, -1, np.int8)  # internal → output index; -1 stays -1
+    to_out[active] = np.arange(active.size)
+    primary = to_out[primary].astype(np.int64)
+    findings = to_out[findings]
     if cfg.multilabel:
-        labels = has.astype(np.uint8)
-        labels[primary == _CI["NORM"], _CI["NORM"]] = 1
+        labels = has[:, active].astype(np.uint8)
+        labels[primary == 0, 0] = 1  # NORM
     else:
-        labels = primary.astype(np.int64)
+        labels = primary
     meta = {
         "source": "synthetic",
         "config": to_dict(cfg),
         "mask_threshold_mv": MASK_THRESHOLD_MV,
         "r_offset": float(cfg.r_offset),
         "criteria_windows": {c: [list(ld) if not isinstance(ld, str) else ld, list(w)]
-                             for c, (ld, w) in CRITERIA_WINDOWS.items()},
+                             for c, (ld, w) in CRITERIA_WINDOWS.items() if c in cfg.class_names},
     }
     return SyntheticBatch(
         beats=beats,
         clean=clean_all,
         counterfactual=cf_all,
         labels=labels,
-        primary=primary.astype(np.int64),
+        primary=primary,
         findings=findings,
         diff_mask=diff_mask,
         criteria_mask=crit_mask,
@@ -411,6 +440,7 @@ def generate(
         finding_criteria_mask=fcrit,
         params=out_params,
         config=cfg,
+        class_names=cfg.class_names,
         meta=meta,
     )
 
@@ -445,17 +475,18 @@ def _time_axis(cfg: SyntheticConfig) -> np.ndarray:
 
 def _assign_classes(cfg: SyntheticConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Balanced primary classes and, if multi-label, an optional second compatible finding."""
-    n, C = cfg.n, len(CLASS_NAMES)
-    primary = rng.permutation(np.arange(n) % C)
+    n, names = cfg.n, cfg.class_names
+    active = np.array([_CI[c] for c in names])
+    primary = active[rng.permutation(np.arange(n) % len(names))]
     if not cfg.multilabel:
         f = np.where(primary == _CI["NORM"], -1, primary).astype(np.int8)
         return primary, f[:, None]
     second = np.full(n, -1, np.int8)
     extra = (rng.random(n) < cfg.cooccur_prob) & (primary != _CI["NORM"])
     pick = rng.random(n)
-    for c in CLASS_NAMES[1:]:
+    for c in names[1:]:
         sel = extra & (primary == _CI[c])
-        options = np.array([_CI[o] for o in COMPATIBLE[c]], np.int8)
+        options = np.array([_CI[o] for o in COMPATIBLE[c] if o in names], np.int8)
         if sel.any() and options.size:
             second[sel] = options[(pick[sel] * options.size).astype(int)]
     first = np.where(primary == _CI["NORM"], -1, primary).astype(np.int8)
@@ -547,9 +578,22 @@ def _draw_lqt(n, rng):
     return {"qtcf": _u(rng, 0.48, 0.56, n), "wr": _u(rng, 1.0, 1.3, n)}
 
 
+def _draw_wpw(n, rng):
+    return {"pr": _u(rng, 0.08, 0.11, n), "delta": _u(rng, 0.040, 0.060, n),
+            "fang": _u(rng, -10, 70, n), "fmag": _u(rng, 0.25, 0.45, n),
+            "v": np.concatenate([_u(rng, 0.15, 0.30, (n, 1)), _u(rng, 0.25, 0.45, (n, 5))], 1),
+            "tflat": _u(rng, 0.4, 0.7, n)}
+
+
+def _draw_lafb(n, rng):
+    return {"ang": _u(rng, -75, -55, n), "qang": _u(rng, 110, 150, n), "qmag": _u(rng, 0.12, 0.20, n),
+            "dqrs": _u(rng, 0.005, 0.015, n)}
+
+
 _DRAW: dict[str, Callable[[int, np.random.Generator], dict]] = {
     "1AVB": _draw_1avb, "LBBB": _draw_lbbb, "RBBB": _draw_rbbb, "LVH": _draw_lvh,
     "STEMI": _draw_stemi, "IMI": _draw_imi, "TWI": _draw_twi, "LQT": _draw_lqt,
+    "WPW": _draw_wpw, "LAFB": _draw_lafb,
 }
 
 
@@ -572,6 +616,12 @@ def _intervals(p: dict, q: dict, c: str, s: np.ndarray) -> None:
         p["qt"][s] = q["qtcf"] * np.cbrt(p["rr"][s])
         p["sig_tr"][s] *= q["wr"]
         p["sig_tl"][s] *= 1.15
+    elif c == "WPW":  # pre-excitation: the QRS starts δ earlier with a delta wave; short PR
+        p["pr"][s] = q["pr"]
+        p["delta"][s] = q["delta"]
+        p["qt"][s] += q["delta"]
+    elif c == "LAFB":
+        p["qrs"][s] = np.minimum(p["qrs"][s] + q["dqrs"], 0.102)
 
 
 def _layout(p: dict) -> None:
@@ -579,8 +629,9 @@ def _layout(p: dict) -> None:
     n = p["hr"].shape[0]
     d = p["qrs"]
     mu, sl, sr = np.zeros((n, _NW)), np.ones((n, _NW)), np.ones((n, _NW))
-    p["qrs_onset"] = -0.5 * d
+    p["qrs_onset"] = -0.5 * d - p["delta"]
     p["j_point"] = 0.5 * d + p["qrs_extra"]
+    p["pr"] = np.minimum(p["pr"], 0.39 + p["qrs_onset"])  # keep the P inside the window
     p["p_onset"] = p["qrs_onset"] - p["pr"]
     mu[:, _W["P"]] = p["p_onset"] + 2.2 * p["sig_p"]
     sl[:, _W["P"]] = sr[:, _W["P"]] = p["sig_p"]
@@ -589,6 +640,8 @@ def _layout(p: dict) -> None:
     mu[:, _W["S"]], sl[:, _W["S"]], sr[:, _W["S"]] = 0.22 * d, 0.095 * d, 0.095 * d
     p["t_end"] = p["qrs_onset"] + p["qt"]
     mu[:, _W["T"]] = p["t_end"] - 2.0 * p["sig_tr"]  # tangent-method T end = μ + 2σ_right
+    # an ST segment: the T upstroke starts ≥ 2.2 σ after J + 60 ms, even at fast rates
+    p["sig_tl"] = np.clip((mu[:, _W["T"]] - p["j_point"] - 0.06) / 2.2, 0.02, p["sig_tl"])
     sl[:, _W["T"]], sr[:, _W["T"]] = p["sig_tl"], p["sig_tr"]
     p["t_peak"] = mu[:, _W["T"]].copy()
     p["mu"], p["sl"], p["sr"] = mu, sl, sr
@@ -663,6 +716,20 @@ def _morph(p: dict, q: dict, c: str, s: np.ndarray) -> None:
         fang[s, _W["T"]], fmag[s, _W["T"]] = q["fang"], q["fmag"]
         prec[s, _W["T"], 3:6] = -q["v"]
         prec[s, _W["T"], 2] *= 0.3
+    elif c == "WPW":
+        i = _W["DELTA"]
+        p["ramp"][s, 0] = p["qrs_onset"][s]  # ramp from the (early) QRS onset…
+        p["ramp"][s, 1] = -0.5 * d + 0.01  # …into the normally conducted QRS
+        p["ramp"][s, 2] = 0.015
+        fmag[s, i], fang[s, i] = q["fmag"], q["fang"]
+        prec[s, i] = q["v"]
+        fmag[s, _W["T"]] *= q["tflat"]  # secondary repolarisation change
+        prec[s, _W["T"]] *= q["tflat"][:, None]
+    elif c == "LAFB":  # superior axis; initial forces inferior-rightward: qR in aVL, rS inferior
+        fang[s, _W["R"]] = q["ang"]
+        fang[s, _W["Q"]], fmag[s, _W["Q"]] = q["qang"], q["qmag"]
+        fmag[s, _W["S"]] *= 0.3
+        p["axis"][s] = q["ang"]
     # 1AVB and LQT change intervals only (phase 1)
 
 
@@ -674,7 +741,7 @@ def _st_edges(p: dict, s: np.ndarray, rise: float, k1: float, fall: float) -> No
     p["st"][s, 3] = 0.03
 
 
-_ORDER = ("1AVB", "LBBB", "RBBB", "LVH", "STEMI", "IMI", "TWI", "LQT")
+_ORDER = ("1AVB", "LBBB", "RBBB", "LVH", "STEMI", "IMI", "TWI", "LQT", "WPW", "LAFB")
 
 
 def _render(base: dict, draws: dict, idx: np.ndarray, has: np.ndarray, t: np.ndarray):
@@ -682,6 +749,8 @@ def _render(base: dict, draws: dict, idx: np.ndarray, has: np.ndarray, t: np.nda
     p = {k: v[idx].copy() for k, v in base.items()}
     p["qt"] = p["qtcf"] * np.cbrt(p["rr"])
     p["qrs_extra"] = np.zeros(len(idx))
+    p["delta"] = np.zeros(len(idx))
+    p["ramp"] = np.zeros((len(idx), 3))  # delta wave: start, end (s), fall-off σ (s)
     sel = {c: np.flatnonzero(has[:, _CI[c]]) for c in _ORDER}
     qs = {c: {k: v[idx[s]] for k, v in draws[c].items()} for c, s in sel.items() if s.size}
     for c in _ORDER:
@@ -702,14 +771,17 @@ def _render(base: dict, draws: dict, idx: np.ndarray, has: np.ndarray, t: np.nda
     dt = t[None, None, :] - p["mu"][:, :_GAUSS, None].astype(np.float32)
     sig = np.where(dt < 0, p["sl"][:, :_GAUSS, None], p["sr"][:, :_GAUSS, None]).astype(np.float32)
     np.exp(-0.5 * np.square(dt / sig), out=g[:, :_GAUSS])
+    r0, r1, rs = (p["ramp"][:, k : k + 1].astype(np.float32) for k in range(3))
+    up = np.clip((t[None] - r0) / np.maximum(r1 - r0, 1e-3), 0.0, 1.0)
+    g[:, _GAUSS] = np.where(t[None] <= r1, up, np.exp(-0.5 * np.square((t[None] - r1) / np.maximum(rs, 1e-3))))
     st = p["st"].astype(np.float32)
     with np.errstate(over="ignore"):
         rise = 1.0 / (1.0 + np.exp(-(t[None] - st[:, :1]) / np.maximum(st[:, 1:2], 1e-4)))
         fall = 1.0 / (1.0 + np.exp(-(st[:, 2:3] - t[None]) / np.maximum(st[:, 3:4], 1e-4)))
-    g[:, _GAUSS] = rise * fall
+    g[:, _GAUSS + 1] = rise * fall
     x8 = np.matmul(amp.transpose(0, 2, 1).astype(np.float32), g)  # (m, 8, T)
     info = {
-        "hr": p["hr"], "rr": p["rr"], "pr": p["pr"] * 1e3, "qrs": (p["qrs"] + p["qrs_extra"]) * 1e3,
+        "hr": p["hr"], "rr": p["rr"], "pr": p["pr"] * 1e3, "qrs": (p["qrs"] + p["qrs_extra"] + p["delta"]) * 1e3,
         "qt": p["qt"] * 1e3, "qtcf": p["qt"] / np.cbrt(p["rr"]) * 1e3, "axis": _net_axis(p, amp),
         "p_onset": p["p_onset"], "qrs_onset": p["qrs_onset"], "j_point": p["j_point"],
         "t_peak": p["t_peak"], "t_end": p["t_end"],
@@ -722,8 +794,10 @@ def _render(base: dict, draws: dict, idx: np.ndarray, has: np.ndarray, t: np.nda
 def _net_axis(p: dict, amp: np.ndarray) -> np.ndarray:
     """Frontal QRS axis (deg) of the rendered dipoles: the direction of the net QRS area in I and aVF."""
     qrs = [_W[w] for w in ("Q", "R", "S", "RN", "TERM", "QI")]
-    area = amp[:, qrs, :2] * (0.5 * (p["sl"][:, qrs] + p["sr"][:, qrs]))[:, :, None]
-    i, ii = area.sum(1).T
+    area = amp[:, qrs, :2] * (np.sqrt(np.pi / 2) * (p["sl"][:, qrs] + p["sr"][:, qrs]))[:, :, None]
+    r = p["ramp"]
+    ramp_area = 0.5 * (r[:, 1] - r[:, 0]) + np.sqrt(np.pi / 2) * r[:, 2]
+    i, ii = area.sum(1).T + (amp[:, _W["DELTA"], :2] * ramp_area[:, None]).T
     return np.degrees(np.arctan2(ii - i / 2, i))
 
 
