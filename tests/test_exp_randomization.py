@@ -1,0 +1,163 @@
+"""Experiment 3 on the tiny context: stage 0 = 1, controls behave, seeded, flags, figure."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecgsignal.errors import ConfigError, DataError
+from ecgsignal.evaluation.experiments import EXPERIMENTS, run_experiment
+from ecgsignal.evaluation.experiments.randomization import (
+    methods_not_converging,
+    normalize_maps,
+    run_randomization,
+)
+
+METHODS = ["saliency", "input_x_gradient", "gradcam", "random", "input"]
+PARAMS = {"methods": METHODS, "orders": ["top_down", "bottom_up"],
+          "measures": ["spearman_abs", "spearman_signed"], "normalizations": ["raw", "abs_max"]}
+
+
+@pytest.fixture(scope="module")
+def table(tiny_context):
+    return run_randomization(tiny_context, dict(PARAMS))
+
+
+def _rows(df, **kw):
+    sel = df
+    for k, v in kw.items():
+        sel = sel[sel[k].astype(str) == str(v)] if k == "class" else sel[sel[k] == v]
+    return sel
+
+
+def test_registered_and_columns(table):
+    assert "randomization" in EXPERIMENTS
+    for col in ("order", "stage_name", "reference", "normalization", "fully_randomized",
+                "flag_above_zero"):
+        assert col in table.columns
+    assert set(table["order"]) == {"top_down", "bottom_up"}
+    assert set(table["method"]) == set(METHODS)
+    stages = _rows(table, order="top_down", method="saliency", measure="spearman_abs",
+                   reference="trained", normalization="raw", **{"class": "all"})
+    assert list(stages["stage"]) == list(range(7))
+    assert list(stages["stage_name"]) == ["trained", "head", "blocks.3", "blocks.2", "blocks.1",
+                                          "blocks.0", "stem"]
+
+
+def test_stage_zero_similarity_is_one(table):
+    s0 = _rows(table, stage=0, reference="trained")
+    assert len(s0) > 0
+    np.testing.assert_allclose(s0["value"].astype(float), 1.0, atol=1e-12)
+
+
+def test_random_control_ci_includes_zero(tiny_context):
+    """Fresh noise per randomised model: the random control "passes" the test (≈ 0). Run on
+    every correctly classified test beat of the tiny data (the tiny context explains only a
+    handful, too few for a percentile bootstrap to cover well)."""
+    from dataclasses import replace
+
+    ctx = replace(tiny_context, methods=("random",), n_per_class=100, n_boot=1000)
+    assert ctx.beats.n > 2 * tiny_context.beats.n
+    df = run_randomization(ctx, {"input_reference": False})
+    full = _rows(df, fully_randomized=True, reference="trained", **{"class": "all"})
+    assert len(full) == 1
+    assert full["ci_low"].iloc[0] <= 0 <= full["ci_high"].iloc[0]
+    assert abs(full["value"].iloc[0]) < 0.01
+    stage0 = _rows(df, stage=0, reference="trained_fresh_noise", **{"class": "all"})
+    assert abs(stage0["value"].iloc[0]) < 0.01  # its noise ceiling is 0 too
+
+
+def test_input_control_never_converges(table):
+    full = _rows(table, fully_randomized=True, reference="trained", measure="spearman_abs",
+                 normalization="raw", **{"class": "all"})
+    inp = full[full["method"] == "input"]
+    np.testing.assert_allclose(inp["value"], 1.0)  # |x| ignores the weights entirely
+    flagged = methods_not_converging(table)
+    assert "input" in set(flagged["method"]) and "random" not in set(flagged["method"])
+    assert (flagged["ci_low"] > 0).all()
+
+
+def test_saliency_decays_and_cascades_agree_when_fully_randomised(table):
+    sal = _rows(table, method="saliency", reference="trained", measure="spearman_abs",
+                normalization="raw", **{"class": "all"})
+    full = sal[sal["fully_randomized"]]
+    assert (full["value"] < 0.9).all()
+    # both cascades end at the same fully randomised model (same per-stage seeds, same noise)
+    td, bu = full.sort_values("order")["value"].to_numpy()
+    assert td == pytest.approx(bu, abs=1e-12)
+
+
+def test_abs_max_changes_signed_measures_only(table):
+    key = dict(reference="trained", method="saliency", order="top_down", **{"class": "all"})
+    for meas, same in (("spearman_abs", True), ("spearman_signed", False)):
+        raw = _rows(table, measure=meas, normalization="raw", **key)["value"].to_numpy()
+        nrm = _rows(table, measure=meas, normalization="abs_max", **key)["value"].to_numpy()
+        if same:
+            np.testing.assert_allclose(raw, nrm, atol=1e-12)
+        else:
+            assert not np.allclose(raw[1:], nrm[1:])
+
+
+def test_input_reference_rows(table):
+    inp = _rows(table, reference="input", method="input", measure="spearman_abs",
+                normalization="raw", **{"class": "all"})
+    np.testing.assert_allclose(inp["value"], 1.0)  # the input control *is* |x|
+
+
+def test_identical_across_runs(tiny_context, table):
+    again = run_randomization(tiny_context, dict(PARAMS))
+    pd.testing.assert_frame_equal(table, again)
+
+
+def test_independent_order_and_keep_bn(tiny_context):
+    df = run_randomization(tiny_context, {"methods": ["saliency"], "orders": ["independent"],
+                                          "bn": "keep", "input_reference": False})
+    assert not df["fully_randomized"].any()
+    assert set(df["reference"]) == {"trained", "trained_fresh_noise"}
+    with pytest.raises(ConfigError, match="cascade"):
+        methods_not_converging(df, order="independent")
+    with pytest.raises(DataError):
+        methods_not_converging(df)  # no cascade rows in this table
+
+
+def test_bad_parameters(tiny_context):
+    with pytest.raises(ConfigError, match="orders"):
+        run_randomization(tiny_context, {"orders": ["sideways"]})
+    with pytest.raises(ConfigError, match="bn"):
+        run_randomization(tiny_context, {"bn": "random"})
+    with pytest.raises(ConfigError, match="methods"):
+        run_randomization(tiny_context, {"methods": ["nope"]})
+    with pytest.raises(ConfigError):
+        run_experiment("randomization", tiny_context, params={"order": "top_down"})
+    with pytest.raises(ConfigError, match="normalization"):
+        normalize_maps(np.ones((1, 12, 5)), "max")
+
+
+def test_normalize_maps():
+    a = np.zeros((2, 12, 5))
+    a[0, 0, 0], a[0, 1, 1] = -4.0, 2.0
+    out = normalize_maps(a, "abs_max")
+    assert out[0, 0, 0] == 1.0 and out[0, 1, 1] == 0.5 and (out[1] == 0).all()
+    assert np.array_equal(normalize_maps(a, "raw"), a)
+    assert (a[0, 0, 0], a[0, 1, 1]) == (-4.0, 2.0)  # the input is not modified
+
+
+def test_plot(table):
+    import matplotlib.pyplot as plt
+
+    from ecgsignal.visual.randomization import plot_randomization
+
+    ax = plot_randomization(table)
+    assert len(ax.get_lines()) >= len(METHODS)
+    assert len(ax.collections) >= len(METHODS)  # CI bands
+    cls = next(c for c in table["class"] if c != "all")
+    ax2 = plot_randomization(table, order="bottom_up", cls=cls, reference="input", band=False)
+    assert ax2.get_title().endswith(f"class {cls}")
+    with pytest.raises(DataError):
+        plot_randomization(table, measure="ssim")
+    plt.close("all")
