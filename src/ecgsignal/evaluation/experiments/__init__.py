@@ -4,19 +4,18 @@
 (Exp 4), ``localization`` (Exp 5, synthetic data only). Run one with :func:`run_experiment`.
 """
 
+from ecgsignal.evaluation.experiments import (  # noqa: E402,F401  (registration side effects)
+    consistency,
+    localization,
+    perturbation,
+    randomization,
+    similarity,
+)
 from ecgsignal.evaluation.experiments.base import (
     EXPERIMENTS,
     Experiment,
     resolve_params,
     run_experiment,
-)
-
-from ecgsignal.evaluation.experiments import (  # noqa: E402,F401  (registration side effects)
-    similarity,
-    consistency,
-    randomization,
-    perturbation,
-    localization,
 )
 
 __all__ = ["EXPERIMENTS", "Experiment", "resolve_params", "run_experiment"]

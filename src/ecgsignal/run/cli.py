@@ -1,0 +1,222 @@
+"""The ``ecgsignal`` command line: data, train, attribute, experiment, book, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ecgsignal.errors import ECGSignalError
+
+
+def _profile_arg(p: argparse.ArgumentParser, default: str = "book") -> None:
+    p.add_argument("--profile", default=default,
+                   help=f"named profile: smoke, book or full, or a YAML file (default: {default})")
+    p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: profile's)")
+    p.add_argument("--cache-dir", default=None,
+                   help="cache folder (default: $ECGSIGNAL_CACHE or .cache/ecgsignal)")
+
+
+def _load(args: argparse.Namespace, **overrides):
+    from ecgsignal.run.profiles import load_profile
+
+    return load_profile(args.profile, device=getattr(args, "device", None), **overrides)
+
+
+# --------------------------------------------------------------------------- data
+def cmd_data_synth(args: argparse.Namespace) -> int:
+    from ecgsignal.data.leads import LEAD_NAMES
+    from ecgsignal.data.synthetic import SyntheticConfig, make_synthetic
+    from ecgsignal.io import save_npz
+
+    if args.n < 1:
+        raise SystemExit("error: --n must be at least 1")
+    t0 = time.perf_counter()
+    ds = make_synthetic(SyntheticConfig(n=args.n, fs=args.fs, seed=args.seed))
+    seconds = time.perf_counter() - t0
+    save_npz(args.out, {
+        "X": ds.signals, "y": ds.labels, "diff_mask": ds.diff_mask,
+        "criteria_mask": ds.criteria_mask, "split": ds.split,
+        "class_names": np.array(ds.class_names), "lead_names": np.array(LEAD_NAMES),
+        "fs": np.array(ds.fs),
+    }, compress=True)
+    print(f"wrote {ds.n} beats ({ds.n_samples} samples at {ds.fs:g} Hz, 12 leads) to {args.out} "
+          f"in {seconds:.2f} s")
+    return 0
+
+
+# --------------------------------------------------------------------------- train
+def cmd_train(args: argparse.Namespace) -> int:
+    from ecgsignal.run.pipeline import build_context
+
+    prof = _load(args)
+    ctx = build_context(prof, cache_dir=args.cache_dir, progress=not args.json)
+    tm = ctx.trained(args.seed)
+    if args.json:
+        print(json.dumps({"auroc": tm.auroc, "checkpoint": str(tm.checkpoint),
+                          "seconds": tm.seconds, "from_cache": tm.from_cache, "seed": args.seed,
+                          "profile": prof.name}))
+    else:
+        src = "loaded from cache" if tm.from_cache else f"trained in {tm.seconds:.1f} s"
+        print(f"model seed {args.seed} ({src}); checkpoint {tm.checkpoint}")
+        print("test AUROC per class:")
+        for c, v in tm.auroc.items():
+            print(f"  {c:<6} {v:.4f}")
+    return 0
+
+
+# --------------------------------------------------------------------------- attribute
+def cmd_attribute(args: argparse.Namespace) -> int:
+    from ecgsignal.attribution import attribute, resolve_methods
+    from ecgsignal.io import save_npz
+    from ecgsignal.run.pipeline import build_context
+
+    methods = resolve_methods(args.methods)  # unknown names fail here with the valid list
+    prof = _load(args)
+    ctx = build_context(prof, cache_dir=args.cache_dir, progress=True)
+    ds = ctx.dataset
+    test = ds.indices("test")
+    if args.n < 1:
+        raise SystemExit("error: --n must be at least 1")
+    rng = np.random.default_rng(args.seed)
+    idx = np.sort(rng.choice(test, size=min(args.n, len(test)), replace=False))
+    x = ds.signals[idx]
+    target = ds.labels[idx] if not ds.multilabel else ds.labels[idx].argmax(1)
+    model = ctx.model(args.model_seed)
+    out: dict[str, np.ndarray] = {"X": x, "target": target, "index": idx,
+                                  "class_names": np.array(ds.class_names)}
+    from tqdm.auto import tqdm
+
+    timings = {}
+    for m in tqdm(methods, desc="methods", unit="method"):
+        t0 = time.perf_counter()
+        out[m] = attribute(model, x, target, m, seed=args.seed, baselines=ctx.baselines,
+                           device=ctx.device, fs=ds.fs)
+        timings[m] = time.perf_counter() - t0
+    save_npz(args.out, out, compress=True)
+    print(f"wrote {len(methods)} attribution arrays of shape {x.shape} to {args.out}")
+    for m, s in timings.items():
+        print(f"  {m:<22} {s:7.2f} s")
+    return 0
+
+
+# --------------------------------------------------------------------------- experiment
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from ecgsignal.evaluation.experiments import EXPERIMENTS, run_experiment
+    from ecgsignal.run.pipeline import build_context, experiment_params
+
+    EXPERIMENTS.get(args.name)
+    prof = _load(args, seed=args.seed)
+    ctx = build_context(prof, cache_dir=args.cache_dir, progress=True)
+    t0 = time.perf_counter()
+    df = run_experiment(args.name, ctx, out_dir=args.out, params=experiment_params(prof, args.name),
+                        force=args.force)
+    print(f"{args.name}: {len(df)} rows in {time.perf_counter() - t0:.1f} s -> "
+          f"{Path(args.out) / args.name}")
+    return 0
+
+
+# --------------------------------------------------------------------------- book
+def cmd_book_run(args: argparse.Namespace) -> int:
+    from ecgsignal.run.book import run_book
+
+    run_book(args.profile, only=args.only)
+    return 0
+
+
+def cmd_book_build(args: argparse.Namespace) -> int:
+    from ecgsignal.run.book import build_book
+
+    index = build_book()
+    print(f"site: {index}")
+    return 0
+
+
+# --------------------------------------------------------------------------- bench
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ecgsignal.run.bench import main as bench_main
+
+    return bench_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ecgsignal",
+        description="Sanity checks for attribution methods on ECG CNNs (Arends et al. 2026).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = sub.add_parser("data", help="make or inspect datasets")
+    dsub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    synth = dsub.add_parser("synth", help="write synthetic median beats with masks to an .npz")
+    synth.add_argument("--n", type=int, default=900, help="number of beats (default 900)")
+    synth.add_argument("--fs", type=float, default=250.0, help="sampling rate in Hz (default 250)")
+    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth.add_argument("--out", required=True, help="output .npz file")
+    synth.set_defaults(func=cmd_data_synth)
+
+    train = sub.add_parser("train", help="train (or load from cache) one seeded model")
+    train.add_argument("--seed", type=int, default=0, help="model seed (default 0)")
+    _profile_arg(train)
+    train.add_argument("--json", action="store_true",
+                       help="print one JSON object: auroc, checkpoint, seconds")
+    train.set_defaults(func=cmd_train)
+
+    attr = sub.add_parser("attribute", help="attribution maps of test beats, one array per method")
+    attr.add_argument("--methods", default="all", help="all, or comma-separated method names")
+    attr.add_argument("--n", type=int, default=100, help="number of test beats (default 100)")
+    attr.add_argument("--seed", type=int, default=0, help="seed of beat choice and methods")
+    attr.add_argument("--model-seed", type=int, default=None, help="model seed (default: profile's first)")
+    attr.add_argument("--out", required=True, help="output .npz file")
+    _profile_arg(attr)
+    attr.set_defaults(func=cmd_attribute)
+
+    exp = sub.add_parser("experiment", help="run one of the five experiments")
+    exp.add_argument("name", help="similarity, consistency, randomization, perturbation, localization")
+    _profile_arg(exp)
+    exp.add_argument("--out", default="results", help="output folder (default: results)")
+    exp.add_argument("--seed", type=int, default=None, help="seed of sampling and bootstrap")
+    exp.add_argument("--force", action="store_true", help="recompute even if results exist")
+    exp.set_defaults(func=cmd_experiment)
+
+    book = sub.add_parser("book", help="run the chapters (papermill) and build the site")
+    bsub = book.add_subparsers(dest="book_command", required=True, metavar="ACTION")
+    brun = bsub.add_parser("run", help="execute the chapter notebooks with a profile")
+    brun.add_argument("--profile", default="book", help="smoke, book or full (default: book)")
+    brun.add_argument("--only", default=None, help="run only this chapter (notebook name)")
+    brun.set_defaults(func=cmd_book_run)
+    bbuild = bsub.add_parser("build", help="build the static site with Jupyter Book (no execution)")
+    bbuild.set_defaults(func=cmd_book_build)
+
+    bench = sub.add_parser("bench", help="side-by-side speed ratios (see the Performance appendix)")
+    bench.add_argument("--json", action="store_true", help="print the results as JSON")
+    bench.add_argument("--quick", action="store_true", help="fewer beats and repeats")
+    bench.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    bench.add_argument("--out", default=None, help="also write the JSON results to this file")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ECGSignalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
