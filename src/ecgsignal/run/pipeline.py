@@ -54,3 +54,20 @@ def build_context(p: Profile, dataset: ECGDataset | None = None, cache_dir: str 
         cache_dir=None if cache_dir is None else Path(cache_dir),
         progress=progress,
     )
+
+
+def experiment_params(p: Profile, name: str) -> dict[str, Any]:
+    """The parameters of experiment ``name`` that the profile sets."""
+    if name in ("similarity", "consistency"):
+        return {"measures": list(p.similarity_measures)}
+    if name == "randomization":
+        return {"orders": list(p.randomization_orders), "normalizations": ["raw", "abs_max"]}
+    if name == "perturbation":
+        return {"fractions": list(p.fractions), "replacements": list(p.perturbation_replacements),
+                "roar": p.roar}
+    if name == "localization":
+        return {}
+    from ecgsignal.evaluation.experiments import EXPERIMENTS
+
+    EXPERIMENTS.get(name)  # raises with the list of valid names
+    return {}

@@ -1,0 +1,95 @@
+"""What a chapter notebook calls: one object holding the profile, the context and the results.
+
+A chapter's parameters cell sets ``profile`` and any overrides (``None`` = the profile's value);
+the next cell calls :func:`open_chapter`. Everything expensive (data, models, maps, experiment
+tables) is cached, so chapters share work and a rerun with warm caches takes seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ecgsignal.data.dataset import ECGDataset
+from ecgsignal.evaluation.context import ExperimentContext
+from ecgsignal.paths import project_root
+from ecgsignal.run.profiles import Profile, load_profile
+
+
+def results_root() -> Path:
+    """``<project>/results`` (or ``./results`` outside a project checkout)."""
+    root = project_root()
+    return (root if root is not None else Path.cwd()) / "results"
+
+
+@dataclass
+class Chapter:
+    """A chapter's handle on the pipeline.
+
+    Attributes
+    ----------
+    profile:
+        The resolved :class:`Profile` (named profile + the notebook's overrides).
+    out_dir:
+        Where experiment tables are saved (``results/<profile>/<experiment>/``).
+    """
+
+    profile: Profile
+    out_dir: Path
+    progress: bool = False
+    _tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def dataset(self) -> ECGDataset:
+        """The profile's dataset with its split."""
+        from ecgsignal.run.pipeline import build_dataset
+
+        return build_dataset(self.profile)
+
+    @cached_property
+    def ctx(self) -> ExperimentContext:
+        """The shared experiment context (models from the checkpoint cache)."""
+        from ecgsignal.run.pipeline import build_context
+
+        return build_context(self.profile, dataset=self.dataset, progress=self.progress)
+
+    @property
+    def has_masks(self) -> bool:
+        """Whether the data carry ground-truth masks (synthetic data only)."""
+        return self.dataset.has_masks
+
+    def run(self, experiment: str, **params: Any) -> pd.DataFrame:
+        """Run (or read back) an experiment with the profile's parameters, updated by ``params``."""
+        from ecgsignal.evaluation.experiments import run_experiment
+        from ecgsignal.run.pipeline import experiment_params
+
+        p = {**experiment_params(self.profile, experiment), **params}
+        key = experiment + repr(sorted(p.items()))
+        if key not in self._tables:
+            self._tables[key] = run_experiment(experiment, self.ctx, out_dir=self.out_dir, params=p)
+        return self._tables[key]
+
+
+def open_chapter(profile: str | Profile = "book", progress: bool = False,
+                 **overrides: Any) -> Chapter:
+    """Resolve ``profile`` with the notebook's ``overrides`` (``None`` values ignored).
+
+    Wrong types or unknown names raise :class:`~ecgsignal.errors.ConfigError` naming the field.
+    """
+    prof = load_profile(profile, **overrides)
+    tag = prof.name if prof.dataset == "synthetic" else f"{prof.name}-{prof.dataset}"
+    return Chapter(profile=prof, out_dir=results_root() / tag, progress=progress)
+
+
+def glue(name: str, value: Any, display: bool = False) -> Any:
+    """Glue ``value`` for the prose (myst-nb) when available; returns ``value``."""
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:  # a plain kernel without the book extra: nothing to glue into
+        return value
+    _glue(name, value, display=display)
+    return value
