@@ -1,0 +1,219 @@
+"""Experiment 1 — inter-method similarity (PROTOCOLS.md; Arends et al. 2026).
+
+For the reference model (``ctx.seeds[0]``) and the explained beats (correctly classified test
+positives of every class), every pair of methods in ``ctx.methods`` (the 12 paper methods and the
+three controls by default) is compared beat by beat with each similarity measure of the
+``measures`` parameter (:mod:`ecgsignal.evaluation.similarity`). The table holds, per ordered pair
+(``method``, ``other``), class and measure, the mean over beats with a seeded 95 % percentile
+bootstrap CI over beats; the matrix is symmetric by construction and its diagonal is computed
+(a method against itself scores 1 unless its maps are constant, which score NaN).
+
+References
+----------
+Adebayo, J. et al. (2018). Sanity checks for saliency maps. NeurIPS.
+Arends, B. et al. (2026). Signal or noise? Evaluating commonly used attribution methods for
+explaining deep neural networks in ECG classification. Eur Heart J Digit Health.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ecgsignal.errors import DataError
+from ecgsignal.evaluation._utils import as_maps, rank_rows
+from ecgsignal.evaluation.context import ExperimentContext
+from ecgsignal.evaluation.experiments._groups import (
+    POOLED,
+    check_names,
+    class_groups,
+    context_methods,
+)
+from ecgsignal.evaluation.experiments.base import EXPERIMENTS, Experiment
+from ecgsignal.evaluation.results import make_table
+from ecgsignal.evaluation.similarity import SIMILARITY, pearson, similarity
+from ecgsignal.evaluation.statistics import bootstrap_ci_many
+
+__all__ = ["DEFAULTS", "paired_similarity", "pairwise_similarity", "run_similarity",
+           "similarity_matrix"]
+
+DEFAULTS: dict[str, Any] = {"measures": ["spearman_abs"]}
+"""Parameters: ``measures``, names in :data:`~ecgsignal.evaluation.similarity.SIMILARITY`."""
+
+
+def _prepare(maps: Mapping[str, np.ndarray], measure: str,
+             ) -> tuple[dict[str, np.ndarray], Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+    """Maps transformed once, and the comparison that finishes the measure on them.
+
+    Spearman's correlation is Pearson's correlation of the ranks, so the (costly) ranks of each
+    map are computed once instead of once per pair: with 15 methods that is 15 rankings instead
+    of 240. Other measures compare the maps as given. Both routes give the same numbers as
+    :func:`~ecgsignal.evaluation.similarity.similarity` (a test pins it).
+    """
+    if measure in ("spearman_abs", "spearman_signed"):
+        out = {}
+        for name, a in maps.items():
+            arr = as_maps(a, name)
+            flat = arr.reshape(arr.shape[0], -1)
+            ranks = rank_rows(np.abs(flat) if measure == "spearman_abs" else flat)
+            out[name] = ranks.reshape(arr.shape)
+        return out, pearson
+    return dict(maps), lambda a, b: similarity(a, b, measure)
+
+
+def pairwise_similarity(maps: Mapping[str, np.ndarray], measure: str = "spearman_abs",
+                        ) -> dict[tuple[str, str], np.ndarray]:
+    """Per-beat similarity of every unordered pair of maps, the diagonal included.
+
+    Parameters
+    ----------
+    maps:
+        Method name → attribution maps ``(n, 12, T)`` of the same beats, in the same order.
+    measure:
+        A name in :data:`~ecgsignal.evaluation.similarity.SIMILARITY`.
+
+    Returns
+    -------
+    dict
+        ``(m_i, m_j)`` with ``i ≤ j`` in the order of ``maps`` → ``(n,)`` float64 scores
+        (NaN where a map of a beat is constant; see the measure).
+    """
+    names = list(maps)
+    shapes = {np.shape(maps[m]) for m in names}
+    if len(shapes) != 1:
+        raise DataError(f"maps must all have one shape (n, 12, T); got {sorted(shapes)}")
+    SIMILARITY.get(measure)  # unknown names fail listing the valid ones
+    prepared, compare = _prepare(maps, measure)
+    out: dict[tuple[str, str], np.ndarray] = {}
+    for i, a in enumerate(names):
+        for b in names[i:]:
+            out[(a, b)] = np.asarray(compare(prepared[a], prepared[b]), dtype=np.float64)
+    return out
+
+
+def paired_similarity(a: Sequence[np.ndarray], b: Sequence[np.ndarray],
+                      measure: str = "spearman_abs") -> list[np.ndarray]:
+    """Per-beat similarity of ``a[k]`` with ``b[k]`` for every k, each map prepared once.
+
+    Parameters
+    ----------
+    a, b:
+        Equally long sequences of maps ``(n, 12, T)``; the same array object may recur (e.g.
+        one seed's maps in several seed pairs) and is then ranked once.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``(n,)`` float64 scores per pair.
+    """
+    if len(a) != len(b):
+        raise DataError(f"a and b must hold as many maps; got {len(a)} and {len(b)}")
+    SIMILARITY.get(measure)
+    uniq: dict[int, np.ndarray] = {}
+    for x in (*a, *b):
+        uniq.setdefault(id(x), x)
+    keyed = {str(k): v for k, v in uniq.items()}
+    prepared, compare = _prepare(keyed, measure)
+    return [np.asarray(compare(prepared[str(id(x))], prepared[str(id(y))]), dtype=np.float64)
+            for x, y in zip(a, b)]
+
+
+def run_similarity(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataFrame:
+    """Run Experiment 1 on ``ctx``; see the module docstring for the table it returns.
+
+    Parameters
+    ----------
+    ctx:
+        Models, beats and methods; the reference model ``ctx.seeds[0]`` is explained.
+    params:
+        ``{"measures": [...]}`` (see :data:`DEFAULTS`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy rows: ``experiment="similarity"``, ``method``, ``other``, ``class`` (each class with
+        explained beats, then ``"all"``), ``seed`` (the reference seed), ``measure``, ``value``
+        (mean over beats, NaN scores skipped), ``ci_low``, ``ci_high``, ``n`` (finite beats).
+    """
+    measures = check_names(params.get("measures", DEFAULTS["measures"]), SIMILARITY, "measures")
+    methods = context_methods(ctx)
+    seed = ctx.seeds[0]
+    beats = ctx.beats
+    maps = {m: ctx.attributions(m, seed=seed) for m in methods}
+    groups = class_groups(beats)
+    records: list[dict[str, Any]] = []
+    for measure in measures:
+        pairs = pairwise_similarity(maps, measure)
+        keys = list(pairs)
+        scores = np.stack([pairs[k] for k in keys], axis=1)  # (n beats, n pairs)
+        for cls, idx in groups:
+            est, lo, hi = bootstrap_ci_many(scores[idx], n_boot=ctx.n_boot, seed=ctx.seed)
+            n_fin = np.isfinite(scores[idx]).sum(axis=0)
+            for j, (a, b) in enumerate(keys):
+                for m, o in ((a, b),) if a == b else ((a, b), (b, a)):
+                    records.append({
+                        "experiment": "similarity", "method": m, "other": o, "class": cls,
+                        "seed": seed, "measure": measure, "value": est[j], "ci_low": lo[j],
+                        "ci_high": hi[j], "n": int(n_fin[j]),
+                    })
+    df = make_table(records)
+    order = {m: i for i, m in enumerate(methods)}
+    cls_order = {c: i for i, (c, _) in enumerate(groups)}
+    df = df.sort_values(
+        ["measure", "class", "method", "other"],
+        key=lambda s: s.map(order) if s.name in ("method", "other")
+        else s.map(cls_order) if s.name == "class" else s.map({m: i for i, m in enumerate(measures)}),
+        kind="stable",
+    )
+    return df.reset_index(drop=True)
+
+
+def similarity_matrix(df: pd.DataFrame, measure: str = "spearman_abs", cls: str = POOLED,
+                      column: str = "value") -> pd.DataFrame:
+    """The method × method matrix of one measure and class from Experiment 1's table.
+
+    Parameters
+    ----------
+    df:
+        The table of :func:`run_similarity` (or read back from ``results.csv``).
+    measure:
+        Similarity measure to show.
+    cls:
+        A class name, or ``"all"`` for the pooled beats.
+    column:
+        ``"value"`` (default), ``"ci_low"`` or ``"ci_high"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Square frame indexed by ``method`` with one column per ``other``, both in the order the
+        methods first appear in ``df``.
+    """
+    for col in ("method", "other", "class", "measure", column):
+        if col not in df.columns:
+            raise DataError(f"the table lacks column {col!r}; is it Experiment 1's results?")
+    sel = df[(df["measure"] == measure) & (df["class"].astype(str) == str(cls))]
+    if sel.empty:
+        raise DataError(
+            f"no rows for measure={measure!r}, class={cls!r}; measures: "
+            f"{sorted(df['measure'].dropna().unique())}, classes: "
+            f"{list(dict.fromkeys(df['class'].dropna().astype(str)))}")
+    order: Sequence[str] = list(dict.fromkeys(sel["method"]))
+    if sel.duplicated(["method", "other"]).any():
+        raise DataError("the table holds several rows per (method, other) for this measure and "
+                        "class; filter it to one experiment run first")
+    mat = sel.pivot(index="method", columns="other", values=column)
+    return mat.reindex(index=order, columns=order)
+
+
+EXPERIMENTS.register("similarity", Experiment(
+    name="similarity",
+    title="Experiment 1: inter-method similarity",
+    run=run_similarity,
+    defaults=DEFAULTS,
+    description="Pairwise similarity of the maps of every two methods (and controls) on the same "
+                "beats and model, per class and pooled, with bootstrap CIs over beats.",
+))

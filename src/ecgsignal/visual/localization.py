@@ -1,0 +1,80 @@
+"""Figure of Experiment 5: localisation score per method against each ground-truth mask.
+
+Takes the experiment's table and an optional matplotlib ``ax``, draws on it and returns it. Every
+point carries its 95 % bootstrap CI as an error bar, and a dashed line per mask marks the chance
+level (what an uninformative map scores on the same beats).
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from ecgsignal.errors import DataError
+
+__all__ = ["plot_localization"]
+
+_LABELS = {
+    "mass_accuracy": "relevance mass accuracy",
+    "rank_accuracy": "relevance rank accuracy",
+    "mask_auroc": "mask AUROC",
+    "pointing_game": "pointing game (hit rate)",
+}
+
+
+def plot_localization(df: pd.DataFrame, ax: Axes | None = None,
+                      measure: str = "mass_accuracy", cls: str = "all") -> Axes:
+    """Points with 95 % CIs per method, one colour per mask, beside each mask's chance level.
+
+    Parameters
+    ----------
+    df:
+        Experiment 5's table (columns ``method``, ``class``, ``measure``, ``mask``, ``value``,
+        ``ci_low``, ``ci_high``, and optionally ``chance``).
+    ax:
+        Axes to draw on (default: a new figure).
+    measure:
+        Localisation measure to show.
+    cls:
+        A class name, or ``"all"`` for every beat with a non-empty mask.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    need = ("method", "class", "measure", "mask", "value", "ci_low", "ci_high")
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise DataError(f"the table lacks columns {missing}; is it Experiment 5's results?")
+    sel = df[(df["measure"] == measure) & (df["class"].astype(str) == str(cls))]
+    if sel.empty:
+        raise DataError(f"no rows for measure={measure!r}, class={cls!r}; measures: "
+                        f"{sorted(df['measure'].dropna().unique())}, classes: "
+                        f"{list(dict.fromkeys(df['class'].dropna().astype(str)))}")
+    methods = list(dict.fromkeys(sel["method"]))
+    masks = list(dict.fromkeys(sel["mask"]))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.5 * len(methods) + 2.5, 4.0))
+    x = np.arange(len(methods))
+    width = 0.5
+    for k, mname in enumerate(masks):
+        rows = sel[sel["mask"] == mname].set_index("method").reindex(methods)
+        v = rows["value"].to_numpy(dtype=float)
+        err = np.vstack([v - rows["ci_low"].to_numpy(dtype=float),
+                         rows["ci_high"].to_numpy(dtype=float) - v])
+        dx = (k - (len(masks) - 1) / 2) * width / max(len(masks), 1)
+        colour = f"C{k}"
+        ax.errorbar(x + dx, v, yerr=np.nan_to_num(np.clip(err, 0, None)), fmt="o", ms=5,
+                    capsize=3, color=colour, label=f"{mname} mask")
+        if "chance" in rows.columns and rows["chance"].notna().any():
+            ax.axhline(float(rows["chance"].dropna().iloc[0]), color=colour, ls="--", lw=0.9,
+                       label=f"chance ({mname})")
+    ax.set_xticks(x, labels=methods, rotation=60, ha="right", fontsize=8)
+    ax.set_ylabel(f"{_LABELS.get(measure, measure)}, 95 % CI")
+    ax.set_ylim(-0.02, 1.02)
+    where = "all beats with a mask" if str(cls) == "all" else f"class {cls}"
+    ax.set_title(f"Ground-truth localisation, {where}")
+    ax.legend(fontsize=8, loc="best")
+    return ax
