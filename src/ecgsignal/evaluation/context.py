@@ -134,6 +134,18 @@ class ExperimentContext:
                               n=self.n_baselines, seed=self.seed)
 
     # ------------------------------------------------------------------ attributions
+    def attribution_seed(self, model_seed: int | None = None) -> int:
+        """Seed of the stochastic methods' noise for the model of ``model_seed``.
+
+        The reference model (``seeds[0]``) uses ``seed``; every other model gets its own seed
+        derived from (``seed``, ``model_seed``), so that noise (SmoothGrad, GradientSHAP, the
+        random control) is independent across models and cannot inflate self-consistency.
+        """
+        model_seed = self.seeds[0] if model_seed is None else model_seed
+        if model_seed == self.seeds[0]:
+            return self.seed
+        return int(np.random.SeedSequence([self.seed, model_seed, 0xEC6]).generate_state(1)[0])
+
     def attributions(self, method: str, seed: int | None = None,
                      beats: BeatSelection | None = None, model: nn.Module | None = None,
                      target: np.ndarray | None = None, cache: bool = True) -> np.ndarray:
@@ -148,15 +160,17 @@ class ExperimentContext:
             return attribute(model, beats.x, target, method, seed=self.seed,
                              baselines=self.baselines, device=self.device, fs=self.dataset.fs)
         trained = self.trained(seed)
-        key = self.store.key(trained.key, method, beats.x, target, seed=self.seed,
+        attr_seed = self.attribution_seed(seed)
+
+        def compute() -> np.ndarray:
+            return attribute(trained.model, beats.x, target, method, seed=attr_seed,
+                             baselines=self.baselines, device=self.device, fs=self.dataset.fs)
+
+        if not cache:
+            return compute()
+        key = self.store.key(trained.key, method, beats.x, target, seed=attr_seed,
                              baselines=self.n_baselines)
-        return self.store.get(
-            key,
-            lambda: attribute(trained.model, beats.x, target, method, seed=self.seed,
-                              baselines=self.baselines, device=self.device, fs=self.dataset.fs),
-            expected_shape=beats.x.shape,
-        ) if cache else attribute(trained.model, beats.x, target, method, seed=self.seed,
-                                  baselines=self.baselines, device=self.device, fs=self.dataset.fs)
+        return self.store.get(key, compute, expected_shape=beats.x.shape)
 
     def config(self) -> dict:
         """JSON-ready description of this context (saved beside every result)."""
