@@ -2,7 +2,8 @@
 
 Each beat is a sum of per-wave bumps (P, septal q, R, S, T; asymmetric Gaussians as in ECGSYN,
 McSharry et al., IEEE Trans Biomed Eng 50:289, 2003) plus the shapes some classes need (an LBBB
-notch, an RBBB terminal R′/wide S, an infarct Q, an ST plateau made of two logistic edges).
+notch, an RBBB terminal R′/wide S, an infarct Q, an ST plateau made of two logistic edges, a
+delta-wave ramp).
 Timing is shared across leads; amplitudes are per lead. Limb leads come from a frontal-plane
 dipole per wave projected on I (0°) and II (60°); III, aVR, aVL and aVF are derived, so
 Einthoven's and Goldberger's laws hold to float precision. V1–V6 come from a per-lead table
@@ -13,7 +14,10 @@ T-wave inversion and long QT, planted after the criteria of Surawicz et al. (AHA
 III, JACC 2009), Rautaharju et al. (Part IV), Hancock et al. (Part V) and Thygesen et al. (Fourth
 Universal Definition of MI, 2018). Every positive beat carries two masks: the *difference mask*
 ``|clean − counterfactual| > 0.05 mV`` (the same patient rendered without the class change), and
-the *criteria mask* (the leads × window the diagnostic criterion inspects).
+the *criteria mask* (the leads × window the diagnostic criterion inspects). The optional extras
+of the spec, WPW and LAFB, are added with ``SyntheticConfig(extras=("WPW", "LAFB"))``; a
+multi-label option adds co-occurring findings (e.g. 1AVB + LBBB) with one mask per finding.
+:mod:`ecgsignal.data.criteria` measures the generated beats to check every class is what it says.
 
 Everything is vectorised over beats (loops run over classes and chunks of beats only) and seeded
 with :class:`numpy.random.Generator` streams spawned from one :class:`~numpy.random.SeedSequence`:
@@ -39,6 +43,7 @@ __all__ = [
     "CLASS_NAMES",
     "COMPATIBLE",
     "CRITERIA_WINDOWS",
+    "EXTRA_CLASSES",
     "MASK_THRESHOLD_MV",
     "SyntheticBatch",
     "SyntheticConfig",
@@ -94,7 +99,8 @@ COMPATIBLE: dict[str, tuple[str, ...]] = {
     "LAFB": ("1AVB", "STEMI", "TWI", "LQT"),
 }
 
-# Wave components, in render order. The last one is the ST plateau (two logistic edges).
+# Wave components, in render order: asymmetric Gaussians, then the delta-wave ramp and the ST
+# plateau (two logistic edges). RN: LBBB notch; TERM: RBBB terminal R′/wide S; QI: infarct Q.
 _WAVES = ("P", "Q", "R", "S", "T", "RN", "TERM", "QI", "DELTA", "ST")
 _W = {w: i for i, w in enumerate(_WAVES)}
 _NW = len(_WAVES)
@@ -231,7 +237,8 @@ class SyntheticBatch:
         ``(n, 12, T)`` float32, mV: each patient rendered noise-free with every class change
         removed (for NORM beats it equals ``clean``); ``None`` if not kept.
     labels:
-        ``(n,)`` int64 class indices, or ``(n, 9)`` uint8 multi-hot if ``config.multilabel``.
+        ``(n,)`` int64 indices into ``class_names``, or ``(n, C)`` uint8 multi-hot if
+        ``config.multilabel`` (``C`` = 9 + number of extras).
     primary:
         ``(n,)`` int64 primary class of each beat (the balanced one).
     findings:
@@ -243,7 +250,9 @@ class SyntheticBatch:
     params:
         Per-beat parameters and fiducials, ``(n,)`` arrays: ``hr`` (bpm), ``rr`` (s), ``pr``,
         ``qrs``, ``qt``, ``qtcf`` (ms, as planted), ``axis`` (deg, of the rendered QRS dipole),
-        ``p_onset``, ``qrs_onset``, ``j_point``, ``t_peak``, ``t_end`` (s from R), ``noise_uv``.
+        ``p_onset``, ``qrs_onset``, ``j_point``, ``t_peak``, ``t_end`` (s from R), ``noise_uv``
+        (σ of the white noise, µV); ``(n, 12)``: ``p_amp``, ``t_amp`` (P and T amplitude per lead,
+        mV, which decide the "visible P/T" leads of the criteria masks).
     """
 
     beats: np.ndarray
@@ -264,10 +273,12 @@ class SyntheticBatch:
 
     @property
     def n(self) -> int:
+        """Number of beats."""
         return int(self.beats.shape[0])
 
     @property
     def fs(self) -> float:
+        """Sampling rate, Hz."""
         return float(self.config.fs)
 
     @property
@@ -457,14 +468,13 @@ def benchmark_generator(n: int = 10_000, fs: float = 250.0, seed: int = 0) -> di
     t0 = time.perf_counter()
     batch = generate(cfg, keep_clean=True)
     dt = time.perf_counter() - t0
-    assert batch.diff_mask.shape == batch.beats.shape  # the masks were made
     return {
+        "masks": bool(batch.diff_mask.shape == batch.beats.shape == batch.criteria_mask.shape),
         "n": int(n),
         "fs": float(fs),
         "n_samples": cfg.n_samples,
         "seconds": round(dt, 4),
         "beats_per_s": round(n / dt, 1),
-        "masks": True,
     }
 
 
