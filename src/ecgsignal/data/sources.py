@@ -45,7 +45,9 @@ def _synthetic(data_root: str | os.PathLike | None = None, **kwargs: Any) -> ECG
 
     if data_root is not None:
         raise ConfigError("the synthetic dataset is generated, not read: leave data_root=None")
-    return make_synthetic(SyntheticConfig(**kwargs))
+    from ecgsignal.config import from_dict
+
+    return make_synthetic(from_dict(SyntheticConfig, dict(kwargs)))
 
 
 @DATASETS.register("ptbxl")
