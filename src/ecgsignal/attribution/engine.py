@@ -11,6 +11,10 @@ forward+backward pass through the default CNN at T = 300 is lowest around 64–2
 rises for larger batches (cache misses), which made one 3,200-row Integrated Gradients pass
 slower than a per-beat loop (issue 7). ``chunk_size`` and ``max_rows`` let benchmarks and GPU
 users choose otherwise.
+
+Threads: on a CPU shared with other busy processes, torch's intra-op threads spin-wait and small
+batches run 5-50x slower than with ``torch.set_num_threads(1)`` (measured on the 2-core box
+under load); parallel workers should use one thread each. Results do not depend on it.
 """
 
 from __future__ import annotations
