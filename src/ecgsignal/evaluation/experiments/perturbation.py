@@ -50,6 +50,7 @@ ICML.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -191,8 +192,6 @@ class _Boot:
 
 
 def _ci(reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         lo, hi = np.nanquantile(reps, [0.025, 0.975], axis=-1)
@@ -252,78 +251,115 @@ def oracle_name(mask: str) -> str:
     return f"oracle_{mask}_mask"
 
 
-def _maps(ctx: ExperimentContext, method: str, pos: BeatSelection,
-          neg: BeatSelection | None) -> np.ndarray:
-    """Maps of the positives then the negatives, for their (shared) target class."""
-    if method.startswith("oracle_") and method.endswith("_mask"):
-        mask = getattr(ctx.dataset, method[len("oracle_"):])
-        a = mask[pos.index].astype(np.float32)
-        if neg is not None:  # no ground truth of class c in a beat without c: a flat map
-            a = np.concatenate([a, np.zeros_like(mask[neg.index], dtype=np.float32)])
-        return a
-    a = ctx.attributions(method, seed=ctx.seeds[0], beats=pos, target=pos.target)
-    if neg is not None:
-        a = np.concatenate([a, ctx.attributions(method, seed=ctx.seeds[0], beats=neg,
-                                                target=neg.target)])
-    return a
-
-
 _Curves = dict[tuple, dict[str, tuple[np.ndarray, np.ndarray]]]
 
 
-def _class_curves(ctx: ExperimentContext, model: Any, c: int, methods: Sequence[str],
-                  hows: Sequence[str], fr: np.ndarray, patch_ms: float, with_auroc: bool,
-                  leads: bool) -> tuple[_Curves, tuple[int, int]] | None:
-    """Curves of class ``c``: ``{(method, how, unit, order): {measure: (est, reps)}}``."""
+@dataclasses.dataclass
+class _ClassRun:
+    """Everything one class's curves need: its beats, bootstrap, seeds and the curves so far."""
+
+    c: int
+    pos: BeatSelection
+    neg: BeatSelection | None
+    pos_rows: np.ndarray  # rows of ctx.beats holding the positives
+    neg_rows: np.ndarray  # rows of the pooled negatives holding this class's negatives
+    boot: _Boot
+    rank_seed: int
+    curves: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def x(self) -> np.ndarray:
+        return self.pos.x if self.neg is None else np.concatenate([self.pos.x, self.neg.x])
+
+
+def _class_runs(ctx: ExperimentContext, with_auroc: bool) -> tuple[list[_ClassRun],
+                                                                   BeatSelection | None]:
+    """One :class:`_ClassRun` per class with explained beats, and all negatives pooled."""
+    runs, negs, start = [], [], 0
+    for c in range(ctx.dataset.n_classes):
+        pos, neg = class_beats(ctx, c, with_auroc)
+        if pos.n == 0:
+            continue
+        if neg is not None and neg.n == 0:
+            neg = None  # no test negatives: the class AUROC is undefined (NaN rows)
+        n_neg = 0 if neg is None else neg.n
+        runs.append(_ClassRun(
+            c=c, pos=pos, neg=neg, pos_rows=np.flatnonzero(ctx.beats.target == c),
+            neg_rows=np.arange(start, start + n_neg),
+            boot=_Boot(pos.n, n_neg, ctx.n_boot, _seed(ctx.seed, c, 11)),
+            rank_seed=_seed(ctx.seed, c, 13)))
+        if neg is not None:
+            negs.append(neg)
+        start += n_neg
+    if not negs:
+        return runs, None
+    pooled = BeatSelection(index=np.concatenate([n.index for n in negs]),
+                           x=np.concatenate([n.x for n in negs]),
+                           target=np.concatenate([n.target for n in negs]),
+                           class_names=ctx.beats.class_names)
+    return runs, pooled
+
+
+def _method_maps(ctx: ExperimentContext, method: str, runs: list[_ClassRun],
+                 negs: BeatSelection | None) -> list[np.ndarray]:
+    """Per class run: maps for that class of its positives then its negatives.
+
+    The positives' maps are the shared maps of ``ctx.beats`` (computed once for every experiment);
+    the negatives of all classes are explained in one call, each for its class.
+    """
+    if method.startswith("oracle_") and method.endswith("_mask"):
+        mask = getattr(ctx.dataset, method[len("oracle_"):])
+        out = []
+        for r in runs:
+            a = mask[r.pos.index].astype(np.float32)
+            if r.neg is not None:  # no ground truth of class c in a beat without c: a flat map
+                a = np.concatenate([a, np.zeros(r.neg.x.shape, np.float32)])
+            out.append(a)
+        return out
+    seed = ctx.seeds[0]
+    pos_maps = ctx.attributions(method, seed=seed)
+    neg_maps = None if negs is None else ctx.attributions(method, seed=seed, beats=negs,
+                                                          target=negs.target)
+    out = []
+    for r in runs:
+        a = pos_maps[r.pos_rows]
+        if r.neg is not None:
+            a = np.concatenate([a, neg_maps[r.neg_rows]])
+        out.append(a)
+    return out
+
+
+def _add_curves(ctx: ExperimentContext, model: Any, run: _ClassRun, method: str,
+                orders: dict[str, tuple[np.ndarray, np.ndarray]], hows: Sequence[str],
+                fr: np.ndarray, patch_ms: float, with_auroc: bool, leads: bool) -> None:
+    """Curves of one method (or the random ranking) for one class, into ``run.curves``.
+
+    ``orders`` maps ``morf``/``lerf``/``random`` to the (patch order, lead order) rankings.
+    """
     from ecgsignal.models import predict_proba
 
     ds = ctx.dataset
     fs, t_len, n_leads = ds.fs, ds.n_samples, ds.signals.shape[1]
-    n_patch = patch_grid(t_len, fs, patch_ms)[0] * n_leads
-    pos, neg = class_beats(ctx, c, with_auroc)
-    if pos.n == 0:
-        return None
-    if neg is not None and neg.n == 0:
-        neg = None  # no test negatives: the class AUROC is undefined (NaN rows)
-    x = pos.x if neg is None else np.concatenate([pos.x, neg.x])
-    n_neg = 0 if neg is None else neg.n
-    boot = _Boot(pos.n, n_neg, ctx.n_boot, _seed(ctx.seed, c, 11))
-    rank_seed = _seed(ctx.seed, c, 13)
+    x = run.x
 
     def predict_c(xs: np.ndarray) -> np.ndarray:
-        return predict_proba(model, xs, device=ctx.device)[:, c]
-
-    cur: _Curves = {}
+        return predict_proba(model, xs, device=ctx.device)[:, run.c]
 
     def summarise(key: tuple, probs: np.ndarray) -> None:
-        cur[key] = {"mean_prob": boot.mean_prob(probs)}
+        run.curves[key] = {"mean_prob": run.boot.mean_prob(probs)}
         if with_auroc:
-            cur[key]["auroc"] = boot.auroc(probs)
+            run.curves[key]["auroc"] = run.boot.auroc(probs)
 
-    def run(m: str, how: str, order: str, order_patch: np.ndarray,
-            order_lead: np.ndarray) -> None:
-        noise_seed = _seed(ctx.seed, c, 17, REPLACEMENTS.available().index(how))
-        masks = [removal_mask(order_patch, f, t_len, fs, patch_ms) for f in fr]
-        summarise((m, how, "patch", order), removal_probs(predict_c, x, masks, how, noise_seed))
-        if leads:
-            masks = [lead_removal_mask(order_lead, k, t_len) for k in range(n_leads + 1)]
-            summarise((m, how, "lead", order),
+    for order, (o_patch, o_lead) in orders.items():
+        for how in hows:
+            noise_seed = _seed(ctx.seed, run.c, 17, REPLACEMENTS.available().index(how))
+            masks = [removal_mask(o_patch, f, t_len, fs, patch_ms) for f in fr]
+            summarise((method, how, "patch", order),
                       removal_probs(predict_c, x, masks, how, noise_seed))
-
-    random_patch = ranking(np.zeros((x.shape[0], n_patch)), "random", seed=rank_seed)
-    random_lead = ranking(np.zeros((x.shape[0], n_leads)), "random", seed=rank_seed)
-    for how in hows:
-        run(RANDOM_RANKING, how, "random", random_patch, random_lead)
-    for m in methods:
-        a = _maps(ctx, m, pos, neg)
-        scores = patch_scores(a, fs, patch_ms)
-        lead_scores = np.abs(a).sum(axis=2)
-        for order in ("morf", "lerf"):
-            o_patch = ranking(scores, order, seed=rank_seed)
-            o_lead = ranking(lead_scores, order, seed=rank_seed)
-            for how in hows:
-                run(m, how, order, o_patch, o_lead)
-    return cur, (pos.n, n_neg)
+            if leads:
+                masks = [lead_removal_mask(o_lead, k, t_len) for k in range(n_leads + 1)]
+                summarise((method, how, "lead", order),
+                          removal_probs(predict_c, x, masks, how, noise_seed))
 
 
 def run_perturbation(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataFrame:
@@ -361,13 +397,22 @@ def run_perturbation(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataF
     lead_fr = np.arange(n_leads + 1) / n_leads
 
     # per class: curves[(method, how, unit, order)][measure] = (est (S,), reps (S, B))
-    per_class: dict[str, dict[tuple, dict[str, tuple[np.ndarray, np.ndarray]]]] = {}
-    sizes: dict[str, tuple[int, int]] = {}
-    for c, cname in enumerate(ds.class_names):
-        out = _class_curves(ctx, model, c, methods, hows, fr, patch_ms, with_auroc,
-                            bool(p["leads"]))
-        if out is not None:
-            per_class[cname], sizes[cname] = out
+    runs, negs = _class_runs(ctx, with_auroc)
+    leads = bool(p["leads"])
+    n_patch = patch_grid(ds.n_samples, ds.fs, patch_ms)[0] * n_leads
+    for r in runs:
+        n = r.x.shape[0]
+        rnd = {"random": (ranking(np.zeros((n, n_patch)), "random", seed=r.rank_seed),
+                          ranking(np.zeros((n, n_leads)), "random", seed=r.rank_seed))}
+        _add_curves(ctx, model, r, RANDOM_RANKING, rnd, hows, fr, patch_ms, with_auroc, leads)
+    for m in methods:
+        for r, a in zip(runs, _method_maps(ctx, m, runs, negs)):
+            scores, lead_scores = patch_scores(a, ds.fs, patch_ms), np.abs(a).sum(axis=2)
+            orders = {o: (ranking(scores, o, seed=r.rank_seed),
+                          ranking(lead_scores, o, seed=r.rank_seed)) for o in ("morf", "lerf")}
+            _add_curves(ctx, model, r, m, orders, hows, fr, patch_ms, with_auroc, leads)
+    per_class = {ds.class_names[r.c]: r.curves for r in runs}
+    sizes = {ds.class_names[r.c]: (r.pos.n, 0 if r.neg is None else r.neg.n) for r in runs}
     if not per_class:
         raise DataError("no class has explained beats to perturb")
 
@@ -384,8 +429,6 @@ def run_perturbation(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataF
                 pooled[key][meas] = (np.tensordot(w, ests, 1) / w.sum(),
                                      np.tensordot(w, reps, 1) / w.sum())
             else:
-                import warnings
-
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
                     pooled[key][meas] = (np.nanmean(ests, axis=0), np.nanmean(reps, axis=0))
@@ -481,8 +524,6 @@ def roar_records(ctx: ExperimentContext, methods: Sequence[str], fractions: Sequ
     def add(method: str, order: str, f: float, probs: np.ndarray) -> None:
         est, reps = _test_auroc_boot(probs, onehot, ctx.n_boot, boot_seed)
         lo, hi = _ci(reps)
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             macro_reps = np.nanmean(reps, axis=0)
