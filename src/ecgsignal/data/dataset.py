@@ -62,10 +62,14 @@ class ECGDataset:
                 f"lead order {list(self.lead_names)} differs from the expected {list(LEAD_NAMES)}; "
                 "reorder the leads first (ecgsignal.data.arrays.reorder_leads)"
             )
-        if not np.isfinite(self.fs) or self.fs <= 0:
+        fs_ok = not isinstance(self.fs, bool) and isinstance(self.fs, (int, float, np.number))
+        if not fs_ok or not np.isfinite(self.fs) or self.fs <= 0:
             raise DataError(f"sampling rate must be a positive number of Hz, got {self.fs!r}")
         labels = np.asarray(self.labels)
         n_classes = len(self.class_names)
+        if labels.dtype.kind not in "biuf":
+            raise DataError(f"labels must be integer class indices (or 0/1), got dtype {labels.dtype}; "
+                            "map class names to their index in class_names first")
         if labels.ndim == 1:
             if labels.shape[0] != n:
                 raise DataError(f"{labels.shape[0]} labels for {n} beats")
@@ -194,6 +198,8 @@ def validate_signals(signals: np.ndarray) -> None:
         raise DataError("signals are ragged (object array); every beat must be (12, T)")
     if not np.issubdtype(a.dtype, np.number):
         raise DataError(f"signals must be numeric, got dtype {a.dtype}")
+    if np.issubdtype(a.dtype, np.complexfloating):
+        raise DataError(f"signals must be real numbers (mV), got dtype {a.dtype}")
     if a.ndim != 3:
         raise DataError(f"signals must have shape (n, 12, T), got {a.shape}")
     if a.shape[0] == 0:
