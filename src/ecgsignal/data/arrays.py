@@ -259,6 +259,12 @@ def load_arrays(
             f"lead {names[lead]}, sample {t})"
         )
     rate = fs if fs is not None else extras.get("fs")
+    if fs is not None and extras.get("fs") is not None and float(fs) != float(extras["fs"]):
+        raise DataError(
+            f"{signals_path}: the file says its beats are sampled at {extras['fs']:g} Hz but "
+            f"fs={fs!r} was passed; drop fs= or fix the file (the beats are then resampled to "
+            f"target_fs={target_fs:g} Hz, the model's rate)"
+        )
     if rate is None:
         raise ConfigError(f"{signals_path}: the sampling rate is unknown; pass fs=<Hz> or store 'fs' in the file")
     sig = reorder_leads(arr.astype(np.float64) * unit_scale(unit), names, source=str(signals_path))
