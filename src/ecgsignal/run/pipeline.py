@@ -31,9 +31,13 @@ def build_dataset(p: Profile) -> ECGDataset:
     if p.data_root is None:
         raise ConfigError(f"dataset={p.dataset!r} needs data_root= (a local folder or file); "
                           "nothing is downloaded at run time")
-    kwargs: dict[str, Any] = {"fs": p.fs}
-    if p.dataset == "arrays" and p.labels is not None:
-        kwargs["labels"] = p.labels
+    if p.dataset == "arrays":
+        # load_arrays' fs is the rate stored in the file; the models' rate is its target_fs
+        kwargs: dict[str, Any] = {"target_fs": p.fs}
+        if p.labels is not None:
+            kwargs["labels_path"] = p.labels
+    else:
+        kwargs = {"fs": p.fs}
     return load_dataset(p.dataset, data_root=p.data_root, **kwargs)
 
 
