@@ -6,6 +6,7 @@ fields by name, with types checked (a wrong type or unknown name raises ConfigEr
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -68,7 +69,13 @@ def load_profile(name: str | Profile = "book", **overrides: Any) -> Profile:
         if name in table:
             base = {"name": name, **table[name]}
         elif str(name).endswith((".yaml", ".yml")) and Path(name).exists():
-            data = yaml.safe_load(Path(name).read_text()) or {}
+            try:
+                data = yaml.safe_load(Path(name).read_text()) or {}
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"profile file {name} is not valid YAML: {exc}") from None
+            if not isinstance(data, dict):
+                raise ConfigError(f"profile file {name} must hold a mapping of Profile fields, "
+                                  f"got a {type(data).__name__}")
             base = {"name": Path(name).stem, **data}
         else:
             raise ConfigError(f"unknown profile {name!r}; valid: {', '.join(table)} "
@@ -90,8 +97,40 @@ def _check(p: Profile) -> None:
         raise ConfigError("seeds must list at least one model seed")
     if any(not 0.0 <= f <= 1.0 for f in p.fractions):
         raise ConfigError(f"fractions must lie in [0, 1], got {list(p.fractions)}")
-    if p.fs <= 0:
-        raise ConfigError(f"fs must be positive, got {p.fs}")
+    if not math.isfinite(p.fs) or p.fs <= 0:
+        raise ConfigError(f"fs must be a positive number of Hz, got {p.fs}")
+    for field in ("seed", "data_seed"):
+        if getattr(p, field) < 0:
+            raise ConfigError(f"{field} must be >= 0, got {getattr(p, field)}")
+    if any(s < 0 for s in p.seeds):
+        raise ConfigError(f"seeds must be >= 0, got {list(p.seeds)}")
+    for field in ("batch_size", "cube_beats", "cell_timeout"):
+        if getattr(p, field) < 1:
+            raise ConfigError(f"{field} must be >= 1, got {getattr(p, field)}")
+    _check_names(p)
+
+
+def _check_names(p: Profile) -> None:
+    """Unknown dataset, method, measure, order or replacement names fail here, at the boundary,
+    listing the valid ones (not minutes later, inside an experiment)."""
+    from ecgsignal.attribution import METHODS
+    from ecgsignal.data.sources import DATASETS
+    from ecgsignal.evaluation.perturbation import REPLACEMENTS
+    from ecgsignal.evaluation.randomization import ORDERS
+    from ecgsignal.evaluation.similarity import SIMILARITY
+    from ecgsignal.run.pipeline import resolve_profile_methods
+
+    DATASETS.get(p.dataset)
+    resolve_profile_methods(p.methods)
+    for m in p.cube_methods:
+        METHODS.get(m)
+    for m in p.similarity_measures:
+        SIMILARITY.get(m)
+    for r in p.perturbation_replacements:
+        REPLACEMENTS.get(r)
+    bad = [o for o in p.randomization_orders if o not in ORDERS]
+    if bad:
+        raise ConfigError(f"unknown randomization order(s) {bad}; valid: {', '.join(ORDERS)}")
 
 
 def with_overrides(p: Profile, **kw: Any) -> Profile:
