@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -274,18 +275,25 @@ def file_identity(path: Path) -> dict[str, Any]:
 
 
 def load_cached(prefix: str, key: str) -> ECGDataset | None:
-    """The cached dataset of ``key``, or None when absent or unreadable (then rebuilt)."""
+    """The cached dataset of ``key``, or None when absent or unreadable (then rebuilt).
+
+    An entry that cannot be read, lacks an array or a field, or fails the dataset's checks is
+    reported with a warning naming the file and rebuilt, never trusted.
+    """
     npz, js = cache_paths(prefix, key)
     if not (npz.exists() and js.exists()):
         return None
     try:
         arrays = load_npz(npz)
         meta = read_json(js)
-    except (CacheError, OSError):
+        meta["cache"] = {"key": key, "hit": True, "path": str(npz)}
+        return ECGDataset(signals=arrays["signals"], labels=arrays["labels"],
+                          class_names=tuple(meta["class_names"]), fs=float(meta["fs"]),
+                          split=arrays["split"], meta=meta)
+    except (CacheError, OSError, KeyError, TypeError, ValueError) as exc:  # DataError too
+        warnings.warn(f"unusable cache entry {npz} ({type(exc).__name__}: {exc}); rebuilding",
+                      stacklevel=3)
         return None
-    meta["cache"] = {"key": key, "hit": True, "path": str(npz)}
-    return ECGDataset(signals=arrays["signals"], labels=arrays["labels"], class_names=tuple(meta["class_names"]),
-                      fs=float(meta["fs"]), split=arrays["split"], meta=meta)
 
 
 def store_cache(prefix: str, key: str, ds: ECGDataset) -> None:
