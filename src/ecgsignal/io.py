@@ -55,6 +55,34 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return atomic_write(path, lambda fh: fh.write(data))
 
 
+def write_files(files: Mapping[str | os.PathLike, bytes]) -> list[Path]:
+    """Atomically write several files that belong together, in the given order.
+
+    Every file is first written in full to a temporary file beside its target and fsynced; only
+    when all of them are on disk are they renamed over their targets, in order. A failure while
+    writing (a full disk) therefore leaves every target as it was; only a crash between two
+    renames can leave a mix, so put last the file that marks the set as complete.
+    """
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for target, data in files.items():
+            target = Path(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            temps.append((Path(tmp), target))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for tmp, target in temps:
+            os.replace(tmp, target)
+    finally:
+        for tmp, _ in temps:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+    return [target for _, target in temps]
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Atomically write ``obj`` as indented, key-sorted JSON (numpy scalars allowed)."""
     text = json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n"

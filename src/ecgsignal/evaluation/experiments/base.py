@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from ecgsignal.errors import ConfigError
+from ecgsignal.errors import CacheError, ConfigError
 from ecgsignal.evaluation.context import ExperimentContext
 from ecgsignal.evaluation.results import load_results, save_results
 from ecgsignal.registry import Registry
@@ -32,6 +33,10 @@ class Experiment:
 
 
 EXPERIMENTS: Registry[Experiment] = Registry("experiment")
+
+
+class ResultsWarning(UserWarning):
+    """Saved results could not be used (corrupt, truncated, edited) and are recomputed."""
 
 
 def resolve_params(exp: Experiment, params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -59,7 +64,9 @@ def run_experiment(name: str, ctx: ExperimentContext, out_dir: str | Path | None
     """Run experiment ``name`` on ``ctx``; with ``out_dir``, reuse or save ``out_dir/name/``.
 
     A rerun with the same config (context + parameters) reads the saved table instead of
-    recomputing; the config is saved as ``config.json`` beside ``results.csv``.
+    recomputing; the config is saved as ``config.json`` beside ``results.csv``. Saved results
+    that are corrupt or do not match their config's checksum are reported with a
+    :class:`ResultsWarning` naming the file, recomputed and saved over.
     """
     exp = EXPERIMENTS.get(name)
     if exp.needs_masks and not ctx.dataset.has_masks:
@@ -71,7 +78,11 @@ def run_experiment(name: str, ctx: ExperimentContext, out_dir: str | Path | None
     config = {"experiment": name, "context": ctx.config(), "params": p}
     target = None if out_dir is None else Path(out_dir) / name
     if target is not None and not force:
-        cached = load_results(target, config)
+        try:
+            cached = load_results(target, config)
+        except CacheError as exc:  # never trusted; recomputed and saved over it
+            warnings.warn(f"{exc}; recomputing", ResultsWarning, stacklevel=2)
+            cached = None
         if cached is not None:
             return cached
     df = exp.run(ctx, p)
