@@ -517,7 +517,7 @@ def test_plan_chunks():
     sal = METHODS.get("saliency")
     assert plan_chunks(sal, {}, 1000, T, FS, 0, None, None) == (256, 256)
     occ = METHODS.get("occlusion")
-    assert plan_chunks(occ, occ.options(), 100, T, FS, 0, None, None) == (8, 512)
+    assert plan_chunks(occ, occ.options(), 100, T, FS, 0, None, None) == (8, 128)
 
 
 @pytest.mark.parametrize("bad, match", [

@@ -37,8 +37,13 @@ from ecgsignal.errors import ConfigError, DataError, UnknownNameError
 GRAD_ROWS = 256
 """Rows per forward+backward pass for gradient methods (measured sweet spot on the 2-core CPU)."""
 
-FORWARD_ROWS = 512
-"""Rows per forward-only pass for perturbation methods."""
+FORWARD_ROWS = 128
+"""Rows per forward-only pass for perturbation methods.
+
+Measured with ``ecgsignal bench`` (issue 7; 64 beats, Occlusion's 97 rows per beat, 1 and 2
+threads, CPU time of interleaved repeats): passes of 128 rows took 2.0-2.2 s, 256 rows 3.0-3.4 s,
+512 rows (the former value) 4.2-4.9 s and the per-beat loop (97 rows) 2.5-3.3 s: forward-only
+cost per row rises steeply above ~128 rows on this CPU (activations leave the cache)."""
 
 MIN_CHUNK = 8
 """Fewest beats per Captum call when choosing the chunk size automatically."""
@@ -193,7 +198,8 @@ def plan_chunks(spec: MethodSpec, options: dict[str, Any], n: int, n_samples: in
 def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, target: int | np.ndarray | torch.Tensor,
               method: str, *, seed: int = 0, baselines: np.ndarray | torch.Tensor | None = None,
               device: str | torch.device | None = None, fs: float = 250.0,
-              chunk_size: int | None = None, **overrides: Any) -> np.ndarray:
+              chunk_size: int | None = None, beat_offset: int = 0,
+              **overrides: Any) -> np.ndarray:
     """Attribution maps of ``method`` for ``model``'s logit of class ``target`` on beats ``x``.
 
     Parameters
@@ -222,6 +228,11 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, target: int | np.n
         Sampling rate in Hz (occlusion windows in ms, the edge control's time derivative).
     chunk_size:
         Beats per Captum call (``None``: chosen by :func:`plan_chunks`).
+    beat_offset:
+        Index of ``x[0]`` in a larger set of beats this call is a shard of: beat ``i`` draws its
+        noise from (seed, ``beat_offset + i``, method), so the shards ``x[a:b]`` with
+        ``beat_offset=a`` put together give exactly the maps of one call on the whole set
+        (the Dask executor relies on it).
     **overrides:
         Method options (``METHODS.get(method).options()`` lists them with defaults, e.g.
         ``n_steps`` for IG, ``n_samples``/``sigma_frac`` for SmoothGrad, ``window_ms`` for
@@ -256,6 +267,7 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, target: int | np.n
         max_rows = _check_int("max_rows", max_rows, 1)
     options = _resolve_options(spec, overrides)
     seed = _check_int("seed", seed, 0)
+    beat_offset = _check_int("beat_offset", beat_offset, 0)
     if chunk_size is not None:
         chunk_size = _check_int("chunk_size", chunk_size, 1)
     if isinstance(fs, bool) or not isinstance(fs, (int, float, np.number)) or not fs > 0:
@@ -283,9 +295,9 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, target: int | np.n
         t_all = torch.from_numpy(targets)
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)
-            ctx = MethodContext(model=work, device=dev, fs=fs, seed=seed, offset=start,
-                                baselines=base_dev, chunk_size=chunk, max_rows=rows,
-                                method=method)
+            ctx = MethodContext(model=work, device=dev, fs=fs, seed=seed,
+                                offset=beat_offset + start, baselines=base_dev,
+                                chunk_size=chunk, max_rows=rows, method=method)
             xb = beats[start:stop].to(dev, copy=True)
             maps = spec.fn(ctx, xb, t_all[start:stop].to(dev), **options)
             if tuple(maps.shape) != tuple(xb.shape):

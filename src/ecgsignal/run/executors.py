@@ -123,6 +123,24 @@ def _profile_json(p: Profile) -> str:
     return json.dumps(to_dict(p), sort_keys=True)
 
 
+def shard_indices(n: int, n_shards: int, shard: int) -> np.ndarray:
+    """Indices of shard ``shard`` of ``n`` beats cut into ``n_shards`` contiguous, near-equal parts.
+
+    Raises
+    ------
+    ConfigError
+        ``n_shards < 1`` or ``shard`` outside ``[0, n_shards)``.
+    """
+    from ecgsignal.errors import ConfigError
+
+    if isinstance(n_shards, bool) or not isinstance(n_shards, (int, np.integer)) or n_shards < 1:
+        raise ConfigError(f"n_shards must be a positive integer, got {n_shards!r}")
+    if isinstance(shard, bool) or not isinstance(shard, (int, np.integer)) \
+            or not 0 <= shard < n_shards:
+        raise ConfigError(f"shard must be an integer in [0, {n_shards}), got {shard!r}")
+    return np.array_split(np.arange(n), n_shards)[shard]
+
+
 def run_unit(args: tuple[str, str | None, WorkUnit]) -> Any:
     """Execute one unit in any process: returns AUROC dict (train) or an array shard (attribute)."""
     profile_json, cache_dir, unit = args
@@ -138,10 +156,13 @@ def run_unit(args: tuple[str, str | None, WorkUnit]) -> Any:
         from ecgsignal.attribution import attribute
 
         beats = ctx.beats
-        parts = np.array_split(np.arange(beats.n), unit.n_shards)[unit.shard]
+        parts = shard_indices(beats.n, unit.n_shards, unit.shard)
+        if parts.size == 0:  # more shards than beats
+            return np.empty((0,) + beats.x.shape[1:], dtype=np.float32)
+        # beat_offset: each beat draws the noise it draws in an unsharded call (same maps)
         return attribute(ctx.model(unit.seed), beats.x[parts], beats.target[parts], unit.method,
-                         seed=ctx.seed, baselines=ctx.baselines, device=ctx.device,
-                         fs=ctx.dataset.fs)
+                         seed=ctx.attribution_seed(unit.seed), baselines=ctx.baselines,
+                         device=ctx.device, fs=ctx.dataset.fs, beat_offset=int(parts[0]))
     raise ValueError(f"unknown unit kind {unit.kind!r}")
 
 
@@ -158,10 +179,14 @@ def run_grid(profile: Profile, executor: LocalExecutor | DaskExecutor, methods: 
     """Train every seed, then attribute every (seed, method) in shards; maps keyed by (seed, method).
 
     Models are trained once into the shared checkpoint cache (train units run first, in parallel
-    across seeds); attribution shards are concatenated in order, so the result does not depend on
-    the executor or on ``n_shards`` for deterministic methods.
+    across seeds); attribution shards are concatenated in order. Every shard passes its first
+    beat's index as ``beat_offset``, so stochastic methods draw each beat's noise as in one
+    unsharded call: the maps depend neither on the executor nor on ``n_shards`` (up to float
+    rounding of different batch sizes; identical bits for the same ``n_shards`` and threads).
     """
     from ecgsignal.run.pipeline import resolve_profile_methods
+
+    shard_indices(1, n_shards, 0)  # validates n_shards before any work starts
 
     methods = list(methods) if methods is not None else list(resolve_profile_methods(profile.methods))
     pj = _profile_json(profile)
