@@ -26,7 +26,8 @@ Display math renders offline:
 
 $$\\rho_S(a, b) = \\operatorname{corr}(\\operatorname{rank}|a|, \\operatorname{rank}|b|)$$
 
-The explorers are in {doc}`_executed/explorers`.
+The explorers are in {doc}`_executed/explorers`; the randomisation explorer walks
+{glue:text}`_executed/explorers.ipynb::n_stages:d` stages (pasted from the chapter's results).
 """
 
 SETUP = f"""\
@@ -50,6 +51,8 @@ rcube = randomization_cube(model, beats, class_names, {list(METHODS)!r}, seed=0)
 pcube = perturbation_cube(model, beats, class_names, "saliency", seed=0)
 save_cube("randomization_cube.npz", rcube)
 save_cube("perturbation_cube.npz", pcube)
+from myst_nb import glue
+glue("n_stages", len(rcube["stages"]), display=False)
 """
 
 

@@ -86,6 +86,7 @@ def test_run_book_executes_with_parameters_and_hides_them(tmp_path):
     tagged = [c.metadata["tags"] for c in out.cells if "remove-cell" in c.metadata.get("tags", [])]
     assert ["parameters", "remove-cell"] in tagged and ["injected-parameters", "remove-cell"] in tagged
     assert not list((root / bk.EXECUTED_DIR).glob(".*"))       # no temporary files left
+    assert (root / bk.EXECUTED_DIR / "ch1.ipynb").stat().st_mode & 0o777 == 0o644
     assert "ECGSIGNAL_PLOTLYJS" not in os.environ or os.environ["ECGSIGNAL_PLOTLYJS"] != "external"
 
 
@@ -166,6 +167,7 @@ def test_vendor_plotly_copies_the_bundled_file(tmp_path):
     dst = ph.vendor_plotly(tmp_path / "_static")
     assert dst == tmp_path / "_static" / "vendor" / "plotly.min.js"
     assert dst.read_bytes() == ph.plotly_js_path().read_bytes()
+    assert dst.stat().st_mode & 0o777 == 0o644
     mtime = dst.stat().st_mtime_ns
     assert ph.vendor_plotly(tmp_path / "_static") == dst and dst.stat().st_mtime_ns == mtime
 

@@ -135,6 +135,8 @@ def test_math_renders_from_the_local_mathjax(site, server, browser):
     try:
         pg.page.wait_for_selector("mjx-container", timeout=20_000)
         assert pg.blocked == []
+        # a number glued in the chapter is pasted into the prose page (7 = trained + 6 stages)
+        assert "walks 7 stages" in " ".join(pg.page.inner_text("main").split())
     finally:
         pg.close()
 

@@ -329,6 +329,7 @@ def _run_chapter(name: str, src: Path, dst: Path, book: Path, params: dict, cell
                 raise _chapter_error(name, exc, running, book, nbformat, exec_error) from exc
             nb = prepare_executed(nbformat.read(running, as_version=4))
             nbformat.write(nb, tmp)
+            os.chmod(tmp, 0o644)  # a build product others read (mkstemp made it 0600)
         finally:
             running.unlink(missing_ok=True)
     return ChapterRun(name, src, dst, time.perf_counter() - t0, len(nb.cells))

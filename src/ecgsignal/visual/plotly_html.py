@@ -71,6 +71,7 @@ def vendor_plotly(static_dir: str | os.PathLike) -> Path:
         return dst
     with atomic_path(dst) as tmp:
         shutil.copyfile(src, tmp)
+        os.chmod(tmp, 0o644)  # served to browsers; mkstemp made it 0600
     return dst
 
 
