@@ -54,6 +54,7 @@ LNCS 11700.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -73,6 +74,7 @@ from ecgsignal.evaluation.randomization import (
     GRANULARITIES,
     ORDERS,
     iter_randomized,
+    randomized_stages,
 )
 from ecgsignal.evaluation.randomization import stages as stage_names
 from ecgsignal.evaluation.results import make_table
@@ -178,7 +180,7 @@ def run_randomization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Data
                               f"got {wanted}")
         methods = list(dict.fromkeys(wanted))
 
-    from ecgsignal.attribution import attribute
+    from ecgsignal.attribution import METHODS, attribute
 
     model_seed = ctx.seeds[0]
     model = ctx.model(model_seed)
@@ -191,6 +193,40 @@ def run_randomization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Data
     def maps_of(net: Any, method: str, seed: int) -> np.ndarray:
         return attribute(net, beats.x, beats.target, method, seed=seed,
                          baselines=ctx.baselines, device=ctx.device, fs=ctx.dataset.fs)
+
+    # A randomised network is fixed by the set of stages re-drawn (stage i always draws from
+    # (seed + draw, i)), so orders share networks: top_down k=L is bottom_up k=L, independent
+    # k=1 is top_down k=1 and independent k=L is bottom_up k=1. Their maps are computed once and
+    # dropped after their last use; deterministic methods' stage-0 "fresh noise" map is the
+    # trained map itself. Same numbers, fewer attribution calls (issue 7).
+    n_stages = len(stage_names(model, granularity))
+    spec_stochastic = {m: METHODS.get(m).stochastic for m in methods}
+
+    def stage_set(order: str, k: int) -> frozenset[int]:
+        return frozenset(randomized_stages(n_stages, k, order))
+
+    left = Counter(stage_set(o, k) for o in orders for k in range(1, n_stages + 1))
+    left = Counter({(key, m): n for key, n in left.items() for m in methods})
+    memo: dict[tuple[frozenset[int], str], list[np.ndarray]] = {}
+
+    def stage_maps(order: str, k: int, nets: list[Any], method: str) -> list[np.ndarray]:
+        key = (stage_set(order, k), method)
+        maps = memo.pop(key, None)
+        if maps is None:
+            maps = [maps_of(net, method, noise_seed) for net in nets]
+        left[key] -= 1
+        if left[key] > 0:
+            memo[key] = maps
+        return maps
+
+    fresh_trained: dict[str, np.ndarray] = {}
+
+    def fresh_noise_map(net: Any, method: str) -> np.ndarray:
+        if not spec_stochastic[method] or noise_seed == ctx.attribution_seed(model_seed):
+            return trained[method]
+        if method not in fresh_trained:
+            fresh_trained[method] = maps_of(net, method, noise_seed)
+        return fresh_trained[method]
 
     records: list[dict[str, Any]] = []
 
@@ -231,7 +267,6 @@ def run_randomization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Data
     for order in orders:
         walks = [iter_randomized(model, order, seed=rseed + d, bn=bn, granularity=granularity)
                  for d in range(draws)]
-        n_stages = len(stage_names(model, granularity))
         for steps in zip(*walks):
             k, name = steps[0][0], steps[0][1]
             full = order != "independent" and k == n_stages
@@ -241,9 +276,9 @@ def run_randomization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Data
                     add(order, 0, name, False, m, "trained", trained[m], maps)
                     if p["fresh_noise"]:
                         add(order, 0, name, False, m, "trained_fresh_noise", trained[m],
-                            [maps_of(steps[0][2], m, noise_seed)])
+                            [fresh_noise_map(steps[0][2], m)])
                 else:
-                    maps = [maps_of(net, m, noise_seed) for _, _, net in steps]
+                    maps = stage_maps(order, k, [net for _, _, net in steps], m)
                     add(order, k, name, full, m, "trained", trained[m], maps)
                 if p["input_reference"]:
                     add(order, k, name, full, m, "input", x_abs, maps)
