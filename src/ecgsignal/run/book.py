@@ -320,7 +320,10 @@ def _run_chapter(name: str, src: Path, dst: Path, book: Path, params: dict, cell
         running = tmp.with_name(tmp.name + ".ipynb")
         try:
             try:
-                with _env(**{PLOTLYJS_ENV: "external"}):
+                # OpenMP threads that spin while waiting make torch 10-50x slower when anything
+                # else shares the cores (measured on a 2-core box); passive waiting costs little.
+                with _env(**{PLOTLYJS_ENV: "external",
+                             "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}):
                     pm.execute_notebook(str(src), str(running), parameters=params,
                                         kernel_name=kernel_name, execution_timeout=cell_timeout,
                                         progress_bar=False, log_output=False,
