@@ -40,10 +40,10 @@ GRAD_ROWS = 256
 FORWARD_ROWS = 128
 """Rows per forward-only pass for perturbation methods.
 
-Measured with ``ecgsignal bench`` (issue 7; 64 beats, Occlusion's 97 rows per beat, 1 and 2
-threads, CPU time of interleaved repeats): passes of 128 rows took 2.0-2.2 s, 256 rows 3.0-3.4 s,
-512 rows (the former value) 4.2-4.9 s and the per-beat loop (97 rows) 2.5-3.3 s: forward-only
-cost per row rises steeply above ~128 rows on this CPU (activations leave the cache)."""
+Measured for issue 7 (64 beats, Occlusion's 361 rows per beat at 250 Hz, 1 and 2 threads, CPU
+time of interleaved repeats): passes of 128 rows took 2.0-2.2 s, 256 rows 3.0-3.4 s, 512 rows (the
+former value) 4.2-4.9 s, and per-beat calls in passes of 97 rows 2.5-3.3 s: the forward-only cost
+per row rises steeply above ~128 rows on this CPU (activations leave the cache)."""
 
 MIN_CHUNK = 8
 """Fewest beats per Captum call when choosing the chunk size automatically."""

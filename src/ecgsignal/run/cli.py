@@ -197,7 +197,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print the results as JSON")
     bench.add_argument("--quick", action="store_true", help="fewer beats and repeats")
     bench.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    bench.add_argument("--out", default=None, help="also write the JSON results to this file")
+    bench.add_argument("--out", default=None,
+                       help="write the JSON results here (default: results/bench.json)")
+    bench.add_argument("--threads", type=int, default=None,
+                       help="torch CPU threads (default: torch's choice)")
+    bench.add_argument("--beats", type=int, default=None,
+                       help="beats of the engine comparisons (default 256, --quick 32)")
+    bench.add_argument("--repeats", type=int, default=None,
+                       help="timed rounds per case, median reported (default 3, minimum 3)")
+    bench.add_argument("--sections", default=None,
+                       help="comma-separated subset of engine,efficiency,randomization,"
+                            "threads,generator,chapters")
+    bench.add_argument("--methods", default=None,
+                       help="comma-separated methods of the engine comparison (default: the 12)")
     bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -1,0 +1,206 @@
+"""`ecgsignal bench`: the per-beat reference loop, the interleaved timer, the report and the CLI.
+
+Speed is never asserted here (issue 7: speed is measured by the benchmark, not by timed tests);
+what is tested is that each comparison computes the same maps on both sides and that the numbers
+it reports are derived correctly from what it measured.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ecgsignal.attribution import attribute, make_baselines
+from ecgsignal.errors import ConfigError, UnknownNameError
+from ecgsignal.run.bench import (
+    ENGINE_METHODS,
+    SECTIONS,
+    TOLERANCE,
+    BenchConfig,
+    _beats,
+    add_ceilings,
+    bench_model,
+    chapter_times,
+    compare_devices,
+    format_table,
+    interleaved,
+    naive_attribute,
+    run_bench,
+    summary_rows,
+)
+from ecgsignal.run.cli import main
+
+
+@pytest.fixture(scope="module")
+def setup():
+    cfg = BenchConfig(n_beats=4)
+    x, t = _beats(cfg, 4)
+    train, _ = _beats(cfg, 12, seed_offset=1)
+    return bench_model(9, seed=0), x, t, make_baselines(train, n=4, seed=0)
+
+
+@pytest.mark.parametrize("method", ENGINE_METHODS)
+def test_naive_loop_gives_the_engine_maps(setup, method):
+    """The per-beat Captum loop and the batched engine agree for all 12 paper methods."""
+    model, x, t, base = setup
+    loop = naive_attribute(model, x, t, method, seed=3, baselines=base)
+    eng = attribute(model, x, t, method, seed=3, baselines=base)
+    assert loop.shape == eng.shape == x.shape and loop.dtype == np.float32
+    peak = np.abs(eng).max()
+    assert peak > 0
+    assert np.abs(loop - eng).max() <= TOLERANCE * max(1.0, peak)
+    if method in ("smoothgrad", "gradient_shap"):  # the loop really draws the engine's noise
+        other = naive_attribute(model, x, t, method, seed=4, baselines=base)
+        assert np.abs(other - eng).max() > 1e3 * TOLERANCE * peak
+
+
+def test_naive_loop_rejects_what_it_cannot_do(setup):
+    model, x, t, _ = setup
+    with pytest.raises(ConfigError, match="no naive loop"):
+        naive_attribute(model, x, t, "lime")
+    with pytest.raises(ConfigError, match="baselines"):
+        naive_attribute(model, x, t, "gradient_shap")
+
+
+def test_bench_model_is_seeded_and_leaves_global_rng_alone():
+    import torch
+
+    state = torch.random.get_rng_state()
+    a, b, c = bench_model(seed=1), bench_model(seed=1), bench_model(seed=2)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    wa, wb, wc = (next(m.parameters()).detach() for m in (a, b, c))
+    assert torch.equal(wa, wb) and not torch.equal(wa, wc)
+    assert sum(p.numel() for p in a.parameters()) == 61_993
+
+
+def test_interleaved_warms_up_then_alternates():
+    calls: list[str] = []
+    cases = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    warm = {"a": lambda: calls.append("wa")}
+    t = interleaved(cases, 3, warmup=warm)
+    # warm-up once each (b has none given: itself), then a b | b a | a b
+    assert calls == ["wa", "b", "a", "b", "b", "a", "a", "b"]
+    assert set(t) == {"a", "b"} and all(len(v) == 3 and min(v) >= 0 for v in t.values())
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(repeats=2), "repeats"),
+    (dict(n_beats=0), "n_beats"),
+    (dict(sections=("engine", "nope")), "unknown bench section"),
+    (dict(batch_sizes=()), "batch_sizes"),
+])
+def test_config_errors_name_the_problem(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        BenchConfig(**kw)
+
+
+def test_config_rejects_unknown_method():
+    with pytest.raises(UnknownNameError, match="saliency"):
+        BenchConfig(methods=("nosuch",))
+
+
+def test_quick_config_is_smaller():
+    q, full = BenchConfig.quick(), BenchConfig()
+    assert q.n_beats < full.n_beats and q.n_random_beats < full.n_random_beats
+    assert q.repeats >= 3 and set(q.sections) == set(SECTIONS)
+
+
+def test_ceilings_and_notes_explain_an_unreachable_target():
+    per_row = {"best_fwd_bwd": {"batch": 128, "s_per_row": 0.001},
+               "best_fwd": {"batch": 32, "s_per_row": 0.0005}}
+    rows = [{"method": "integrated_gradients", "n_beats": 10, "engine_s": 0.55, "loop_s": 0.6,
+             "speedup": 0.6 / 0.55, "equal": True, "target": 2.0, "meets": False,
+             "max_abs_diff": 0.0},
+            {"method": "occlusion", "n_beats": 10, "engine_s": 0.5, "loop_s": 0.7,
+             "speedup": 1.4, "equal": True, "target": 1.0, "meets": True, "max_abs_diff": 0.0}]
+    add_ceilings(rows, per_row, n_samples=300, fs=250.0, n_baselines=32)
+    ig, occ = rows
+    assert ig["rows_per_beat"] == 50 and ig["limit_s"] == pytest.approx(0.5)
+    assert ig["ceiling"] == pytest.approx(1.2) and ig["engine_efficiency"] == pytest.approx(1.1)
+    assert occ["rows_per_beat"] == 361 and occ["limit_s"] == pytest.approx(10 * 361 * 0.0005)
+    res = {"machine": {}, "engine": rows}
+    notes = {r["item"]: r["note"] for r in summary_rows(res)}
+    assert "unreachable" in notes["integrated_gradients"] and "1.20×" in notes["integrated_gradients"]
+    assert "unreachable" not in notes["occlusion"]
+
+
+def _fake_notebook(path, seconds, profile="smoke"):
+    meta = {"papermill": {"duration": seconds, "parameters": {"profile": profile},
+                          "end_time": "2026-01-01T00:00:00"}} if seconds is not None else {}
+    path.write_text(json.dumps({"cells": [], "metadata": meta, "nbformat": 4,
+                                "nbformat_minor": 5}))
+
+
+def test_chapter_times_read_papermill_metadata(tmp_path):
+    _fake_notebook(tmp_path / "02_models.ipynb", 12.5, "book")
+    _fake_notebook(tmp_path / "01_data.ipynb", 3.0)
+    _fake_notebook(tmp_path / "99_unrun.ipynb", None)
+    (tmp_path / "broken.ipynb").write_text("{not json")
+    got = chapter_times(tmp_path)
+    assert [c["chapter"] for c in got["chapters"]] == ["01_data", "02_models"]
+    assert got["chapters"][1]["seconds"] == 12.5 and got["chapters"][1]["profile"] == "book"
+    assert got["total_s"] == pytest.approx(15.5)
+    assert chapter_times(tmp_path / "missing")["chapters"] == []
+
+
+def test_compare_devices_cpu_against_cpu():
+    rows = compare_devices("cpu", "cpu", methods=["saliency", "smoothgrad"], n_beats=3)
+    assert [r["method"] for r in rows] == ["saliency", "smoothgrad"]
+    assert all(r["ok"] and r["max_abs_diff"] == 0.0 for r in rows)
+
+
+def test_run_bench_every_section_on_a_few_beats(tmp_path):
+    """All sections end to end, tiny: both sides of each ratio computed the same thing."""
+    _fake_notebook(tmp_path / "04_similarity.ipynb", 42.0, "book")
+    cfg = BenchConfig(n_beats=6, n_random_beats=3, warmup_beats=2,
+                      methods=("saliency", "smoothgrad", "occlusion"),
+                      efficiency_methods=("integrated_gradients", "occlusion"),
+                      random_methods=("saliency",), batch_sizes=(1, 8), n_baselines=4,
+                      n_generator=30, executed_dir=str(tmp_path))
+    res = run_bench(cfg)
+    assert res["model"]["parameters"] == 61_993 and res["machine"]["torch_threads"] >= 1
+    assert [r["method"] for r in res["engine"]] == ["saliency", "smoothgrad", "occlusion"]
+    for r in res["engine"]:
+        assert r["equal"] and r["engine_s"] > 0 and r["loop_s"] > 0
+        assert len(r["engine_times"]) == len(r["loop_times"]) == 3
+        assert r["speedup"] == pytest.approx(r["loop_s"] / r["engine_s"])
+        assert r["ceiling"] == pytest.approx(r["loop_s"] / r["limit_s"])
+    eff = {r["method"]: r for r in res["efficiency"]}
+    assert eff["integrated_gradients"]["rows"] == 6 * 50 and eff["occlusion"]["rows"] == 6 * 361
+    assert eff["occlusion"]["row_kind"] == "fwd" and eff["integrated_gradients"]["row_kind"] == \
+        "fwd_bwd"
+    for r in eff.values():
+        best = res["per_row"][f"best_{r['row_kind']}"]["s_per_row"]
+        assert r["limit_s"] == pytest.approx(r["rows"] * best)
+        assert r["efficiency"] == pytest.approx(r["engine_s"] / r["limit_s"])
+    assert set(res["per_row"]["fwd_bwd"]) == {1, 8}
+    (rnd,) = res["randomization"]
+    assert rnd["n_layers"] == 21 and rnd["max_abs_delta"] < 1e-6  # Quantus' and our correlations
+    assert {r["method"] for r in res["threads"]} == {"saliency", "integrated_gradients"}
+    assert res["generator"]["n"] == 30 and res["generator"]["beats_per_s"] > 0
+    assert res["chapters"]["chapters"][0]["seconds"] == 42.0
+    table = format_table(res)
+    for item in ("saliency", "occlusion", "integrated_gradients", "04_similarity", "beats/s",
+                 "61,993 parameters"):
+        assert item in table
+    json.dumps(res)  # JSON-ready as it is
+
+
+def test_cli_writes_json_and_reports_errors(tmp_path, capsys):
+    out = tmp_path / "b.json"
+    code = main(["bench", "--quick", "--sections", "generator,chapters", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "synthetic beats" in printed and str(out) in printed
+    res = json.loads(out.read_text())
+    assert res["generator"]["n"] == 1000 and res["config"]["sections"] == ["generator",
+                                                                           "chapters"]
+    assert main(["bench", "--json", "--quick", "--sections", "generator",
+                 "--out", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["generator"]["n"] == 1000
+    assert main(["bench", "--sections", "engine,nope", "--out", str(out)]) == 2
+    assert "unknown bench section" in capsys.readouterr().err
+    assert main(["bench", "--repeats", "1", "--out", str(out)]) == 2
+    assert "repeats" in capsys.readouterr().err
