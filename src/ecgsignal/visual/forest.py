@@ -80,7 +80,7 @@ def plot_forest(df: pd.DataFrame, ax: Axes | None = None, *, label: str = "metho
         if df.duplicated([label]).any():
             raise DataError(f"several rows per {label}; filter the table first")
     if ax is None:
-        height = 0.28 * len(rows) * max(1.0, len(keys) / 2.5) + 1.4
+        height = min(0.28 * len(rows) * max(1.0, len(keys) / 2.5) + 1.4, 10.0)
         _, ax = plt.subplots(figsize=(6.5, height))
     colors = sns.color_palette(palette, n_colors=max(len(keys), 1))
     width = 0.75 / max(len(keys), 1)
