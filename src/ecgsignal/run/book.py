@@ -62,6 +62,7 @@ CHAPTERS: tuple[str, ...] = (
     "09_pitfalls",
     "10_workshop",
     "11_your_data",
+    "12_performance",
 )
 NOTEBOOK_DIR = "notebooks"
 EXECUTED_DIR = "book/_executed"
