@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,6 +123,16 @@ def test_static_and_live_explorers(tmp_path):
     assert str(cube["method"]) == "saliency" and cube["signals"].shape == (1, 12, T)
     assert len(list((tmp_path / "cubes").glob("perturbation-*.npz"))) == 1
     live = ex.live_randomization_explorer(ctx, ["saliency"], 2)
+    assert isinstance(live, widgets.RandomizationExplorer)
     assert live.state["method"] == "saliency" and live.state["map"].shape == (12, T)
+    # drawn by assignment: exactly one PNG output, the one recorded in the state
+    (out,) = live.output.outputs
+    assert base64.b64decode(out["data"]["image/png"]) == live.state["png"]
+    first = live.state["png"]
+    live.layers.value = 3  # moving the slider redraws in place
+    assert len(live.output.outputs) == 1 and live.state["png"] != first
+    assert base64.b64decode(live.output.outputs[0]["data"]["image/png"]) == live.state["png"]
     lp = ex.live_perturbation_explorer(ctx, "saliency", 1, leads=("V2",))
+    assert isinstance(lp, widgets.PerturbationExplorer)
     assert lp.state["leads"] == ["V2"] and lp.state["probs"].shape == (len(CLASSES),)
+    assert len(lp.output.outputs) == 1
