@@ -17,14 +17,11 @@ IEEE TNNLS 28(11). (removing features to test an explanation)
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from matplotlib.figure import Figure
 from torch import nn
 
 from ecgsignal.config import config_hash
@@ -121,42 +118,10 @@ def beat_labels(beats: BeatSelection, positions: Sequence[int] | np.ndarray) -> 
     return [f"{names[p]} (beat {int(beats.index[p])})" for p in np.asarray(positions, dtype=np.int64)]
 
 
-# ----------------------------------------------------------------------------- live drawing
-class _DirectOutput:
-    """Mixin for the live explorers: replace the ``Output`` widget's content by assignment.
-
-    The explorers of :mod:`ecgsignal.widgets.live` draw with ``with self.output:
-    clear_output(wait=True); display(...)``. Executed by papermill (nbclient), a cell that builds
-    such an explorer intermittently waits until the cell timeout after the kernel has finished
-    (in our runs 4 of 16 executions of a minimal notebook; 0 of 18 with this mixin), which would
-    cost the book up to ``cell_timeout`` seconds per live explorer. Setting ``Output.outputs``
-    directly sends one state update instead of captured output messages; in a live kernel the
-    figure is replaced just the same.
-    """
-
-    output: Any
-    state: dict[str, Any]
-
-    def _show(self, fig: Figure) -> None:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-        data = buf.getvalue()
-        self.state["png"] = data
-        self.output.outputs = ({
-            "output_type": "display_data",
-            "data": {"image/png": base64.b64encode(data).decode("ascii"),
-                     "text/plain": "<explorer figure>"},
-            "metadata": {},
-        },)
-
-
-def _live_class(name: str) -> type:
-    """The widgets' live explorer ``name`` with :class:`_DirectOutput` drawing."""
+def _live():
     from ecgsignal.widgets import live
 
-    base = getattr(live, name)
-    return type(name, (_DirectOutput, base), {"__doc__": base.__doc__,
-                                               "__module__": __name__})
+    return live
 
 
 # ----------------------------------------------------------------------------- cache
@@ -258,16 +223,16 @@ def live_randomization_explorer(ctx: _Context, methods: Sequence[str] | None = N
 
     Drawn once when built (so a papermill run shows its first state and moves on); in the
     published site :func:`ecgsignal.run.book.prepare_executed` replaces it by a note. Figures
-    are drawn by assignment to the ``Output`` widget (see :class:`_DirectOutput`).
+    are drawn by assignment to the ``Output`` widget (see ``widgets.live``).
 
     Returns
     -------
     ecgsignal.widgets.RandomizationExplorer
-        (a subclass drawing through :class:`_DirectOutput`)
+        (drawn by assignment to its ``Output`` widget)
     """
     meths = _methods(methods, DEFAULT_CUBE_METHODS)
     _, x, tgt, _ = _selection(ctx, n_beats)
-    return _live_class("RandomizationExplorer")(ctx.trained().model, x, ctx.beats.class_names, meths, targets=tgt,
+    return _live().RandomizationExplorer(ctx.trained().model, x, ctx.beats.class_names, meths, targets=tgt,
                                  order=order, seed=ctx.seed if seed is None else int(seed),
                                  baselines=ctx.baselines, fs=float(ctx.dataset.fs),
                                  device=ctx.device)
@@ -342,11 +307,11 @@ def live_perturbation_explorer(ctx: _Context, method: str = "integrated_gradient
     Returns
     -------
     ecgsignal.widgets.PerturbationExplorer
-        (a subclass drawing through :class:`_DirectOutput`)
+        (drawn by assignment to its ``Output`` widget)
     """
     meth = _methods(method, ())[0]
     _, x, tgt, _ = _selection(ctx, n_beats)
-    return _live_class("PerturbationExplorer")(ctx.trained().model, x, ctx.beats.class_names, meth, targets=tgt,
+    return _live().PerturbationExplorer(ctx.trained().model, x, ctx.beats.class_names, meth, targets=tgt,
                                 leads=leads, kind=kind, strength=strength,
                                 seed=ctx.seed if seed is None else int(seed),
                                 baselines=ctx.baselines, fs=float(ctx.dataset.fs),
