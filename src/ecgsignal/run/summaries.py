@@ -359,7 +359,7 @@ def randomization_endpoints(randomization: pd.DataFrame, measure: str = "spearma
 
 
 def areas(perturbation: pd.DataFrame, measure: str = "mean_prob", kind: str = "abc",
-          unit: str = "patch", cls: str = "all") -> pd.DataFrame:
+          unit: str = "patch", cls: str = "all", ranking: str = "abs") -> pd.DataFrame:
     """Experiment 4's area rows of one kind, measure, unit and class, largest mean area first.
 
     Parameters
@@ -367,11 +367,14 @@ def areas(perturbation: pd.DataFrame, measure: str = "mean_prob", kind: str = "a
     perturbation:
         Experiment 4's table.
     measure:
-        ``"mean_prob"`` or ``"auroc"``.
+        ``"mean_prob"``, ``"mean_logodds"`` or ``"auroc"``.
     kind:
         ``"abc"`` (LeRF − MoRF) or ``"morf_vs_random"`` (random − MoRF).
     unit, cls:
         ``"patch"`` or ``"lead"``; class (``"all"`` = pooled).
+    ranking:
+        ``"abs"`` (patches by summed ``|a|``) or ``"signed"`` (positive-first); ignored for a
+        table without a ``ranking`` column.
 
     Returns
     -------
@@ -384,8 +387,11 @@ def areas(perturbation: pd.DataFrame, measure: str = "mean_prob", kind: str = "a
     name = f"{kind}_{measure}"
     sel = perturbation[(perturbation["measure"] == name) & (perturbation["unit"] == unit)
                        & (perturbation["class"].astype(str) == str(cls))]
+    if "ranking" in sel.columns:
+        sel = sel[sel["ranking"].astype(str) == ranking]
     if sel.empty:
-        raise DataError(f"no rows for measure={name!r}, unit={unit!r}, class={cls!r}")
+        raise DataError(f"no rows for measure={name!r}, unit={unit!r}, class={cls!r}, "
+                        f"ranking={ranking!r}")
     out = sel[["method", "replacement", "value", "ci_low", "ci_high"]].copy()
     out["positive"] = out["ci_low"].astype(float) > 0
     mean = out.groupby("method", sort=False)["value"].transform("mean")
@@ -395,7 +401,8 @@ def areas(perturbation: pd.DataFrame, measure: str = "mean_prob", kind: str = "a
 
 def replacement_agreement(perturbation: pd.DataFrame, measure: str = "mean_prob",
                           kind: str = "abc", unit: str = "patch", cls: str = "all",
-                          methods: Sequence[str] | None = None) -> pd.DataFrame:
+                          methods: Sequence[str] | None = None, ranking: str = "abs",
+                          ) -> pd.DataFrame:
     """Spearman correlation, between replacements, of the methods' areas (do they rank alike?).
 
     Returns
@@ -404,7 +411,7 @@ def replacement_agreement(perturbation: pd.DataFrame, measure: str = "mean_prob"
         Square replacement × replacement frame of Spearman ρ over methods (NaN with fewer than
         three methods).
     """
-    a = areas(perturbation, measure, kind, unit, cls)
+    a = areas(perturbation, measure, kind, unit, cls, ranking)
     if methods is not None:
         a = a[a["method"].isin(list(methods))]
     wide = a.pivot(index="method", columns="replacement", values="value")
