@@ -88,3 +88,31 @@ def test_chapter_prose_numbers_are_glued(path):
         if cell["cell_type"] == "markdown":
             bad += [f"{cell.get('id')}: …{s}…" for s in unglued_numbers("".join(cell["source"]))]
     assert not bad, "numbers in prose that are not glued (glue them or reword):\n" + "\n".join(bad)
+
+
+_GLUE_REF = re.compile(r"\{glue(?::\w+)?\}`([^`:]+)(?::[^`]*)?`")
+_GLUE_CALL = re.compile(r"""glue\(\s*(f?)["']([^"']+)["']""")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_every_glued_reference_is_glued_in_its_chapter(path):
+    """A reworded sentence must not cite a glue name that no cell of the chapter defines."""
+    nb = json.loads(path.read_text())
+    names, patterns = set(), []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            code = "".join(cell["source"])
+            if "glue(" in code:  # keys glued through a variable: any identifier-like literal
+                names.update(re.findall(r"""["']([A-Za-z_]\w*)["']""", code))
+            for is_f, name in _GLUE_CALL.findall(code):
+                if is_f:
+                    patterns.append(re.compile(re.sub(r"\\\{[^}]*\\\}", ".+", re.escape(name))))
+                else:
+                    names.add(name)
+    missing = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            for ref in _GLUE_REF.findall("".join(cell["source"])):
+                if ref not in names and not any(p.fullmatch(ref) for p in patterns):
+                    missing.append(f"{cell.get('id')}: {ref}")
+    assert not missing, "glue references without a glue() call:\n" + "\n".join(missing)
