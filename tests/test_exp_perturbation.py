@@ -226,9 +226,11 @@ def test_oracle_ranking_beats_random():
                                 "fractions": [0.0, 0.05, 0.1, 0.2, 0.3, 0.5], "leads": False})
     name = oracle_name("diff")
     for meas in ("mean_prob", "auroc"):
-        gain = _sel(df, method=name, measure=f"morf_vs_random_{meas}", **{"class": "all"})
+        gain = _sel(df, method=name, measure=f"morf_vs_random_{meas}", ranking="abs",
+                    **{"class": "all"})
         assert len(gain) == 1 and gain["ci_low"].iloc[0] > 0, (meas, gain)
-    morf = _sel(df, method=name, order="morf", measure="mean_prob", **{"class": "all"})
+    morf = _sel(df, method=name, order="morf", measure="mean_prob", ranking="abs",
+                **{"class": "all"})
     rnd = _sel(df, method=RANDOM_RANKING, measure="mean_prob", **{"class": "all"})
     at = morf["fraction"] == 0.1
     assert morf.loc[at, "value"].iloc[0] < rnd.loc[rnd["fraction"] == 0.1, "value"].iloc[0]
