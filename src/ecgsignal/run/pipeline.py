@@ -31,13 +31,22 @@ def build_dataset(p: Profile) -> ECGDataset:
     if p.data_root is None:
         raise ConfigError(f"dataset={p.dataset!r} needs data_root= (a local folder or file); "
                           "nothing is downloaded at run time")
-    if p.dataset == "arrays":
-        # load_arrays' fs is the rate stored in the file; the models' rate is its target_fs
+    if p.dataset in ("arrays", "records"):
+        # the loaders' fs is the rate stored in the files; the models' rate is their target_fs
         kwargs: dict[str, Any] = {"target_fs": p.fs}
-        if p.labels is not None:
-            kwargs["labels_path"] = p.labels
+        for field, arg in (("labels", "labels_path"), ("lead_order", "lead_order"), ("unit", "unit"),
+                           ("layout", "layout"), ("stored_fs", "fs"), ("key", "key"),
+                           ("label_column", "label_column"), ("multilabel_columns", "multilabel_columns"),
+                           ("records_format", "format")):
+            value = getattr(p, field)
+            if value is not None:
+                kwargs[arg] = list(value) if isinstance(value, tuple) else value
+        if p.dataset == "records":
+            kwargs["n_jobs"] = p.n_jobs
     else:
         kwargs = {"fs": p.fs}
+        if p.dataset == "ptbxl" and p.n_jobs != 1:
+            kwargs["n_jobs"] = p.n_jobs
     return load_dataset(p.dataset, data_root=p.data_root, **kwargs)
 
 
