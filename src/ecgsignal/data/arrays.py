@@ -254,8 +254,10 @@ def load_arrays(
     names = list(lead_order) if lead_order is not None else extras.get("lead_names")
     if names is None:
         raise ConfigError(
-            f"{signals_path}: the lead order is unknown; pass lead_order=[...] "
-            f"(e.g. {list(LEAD_NAMES)}) or store 'lead_names' in the file"
+            f"{signals_path}: the lead order is unknown; state it: lead_order=[...] here, "
+            f"'lead_order: [{', '.join(LEAD_NAMES)}]' in a profile, --lead-order on the command "
+            "line, -p data_options 'lead_order=I,II,...' with papermill; or store 'lead_names' in "
+            "a .npz (numpy.savez(path, signals=x, lead_names=np.array(names), fs=np.array(500.0)))"
         )
     if layout == "NTC":
         arr = np.swapaxes(arr, 1, 2)
@@ -282,7 +284,9 @@ def load_arrays(
             f"target_fs={target_fs:g} Hz, the model's rate)"
         )
     if rate is None:
-        raise ConfigError(f"{signals_path}: the sampling rate is unknown; pass fs=<Hz> or store 'fs' in the file")
+        raise ConfigError(f"{signals_path}: the sampling rate is unknown; state it: fs=<Hz> here, "
+                          "'stored_fs: <Hz>' in a profile, --stored-fs on the command line, "
+                          "-p data_options 'stored_fs=<Hz>' with papermill; or store 'fs' in the file")
     sig = reorder_leads(arr.astype(np.float64) * unit_scale(unit), names, source=str(signals_path))
     if float(rate) != float(target_fs):
         sig = resample(sig, float(rate), float(target_fs), axis=-1)

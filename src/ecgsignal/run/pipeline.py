@@ -50,6 +50,21 @@ def build_dataset(p: Profile) -> ECGDataset:
     return load_dataset(p.dataset, data_root=p.data_root, **kwargs)
 
 
+def check_profile_data(p: Profile, max_records: int | None = None):
+    """``ecgsignal data check`` on the profile's own data (dataset ``arrays`` or ``records``):
+    a :class:`~ecgsignal.data.check.CheckReport` of what the loader will read and what is wrong."""
+    from ecgsignal.data.check import check_data
+
+    if p.dataset not in ("arrays", "records"):
+        raise ConfigError(f"data check reads your own data (dataset arrays or records), not dataset={p.dataset!r}")
+    if p.data_root is None:
+        raise ConfigError(f"dataset={p.dataset!r} needs data_root= (your signal file or records folder)")
+    return check_data(p.data_root, p.labels, dataset=p.dataset, lead_order=p.lead_order, unit=p.unit,
+                      layout=p.layout, stored_fs=p.stored_fs, key=p.key, records_format=p.records_format,
+                      label_column=p.label_column, multilabel_columns=p.multilabel_columns,
+                      max_records=max_records)
+
+
 def build_context(p: Profile, dataset: ECGDataset | None = None, cache_dir: str | Path | None = None,
                   progress: bool = True) -> ExperimentContext:
     """An :class:`ExperimentContext` for the profile (models come from the checkpoint cache)."""
