@@ -18,6 +18,7 @@ Nothing is trained or cached; records are read but their median beats are not bu
 from __future__ import annotations
 
 import os
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -202,7 +203,8 @@ def _lead_names(rep: CheckReport, names: Sequence[str] | None, where: str) -> li
     if names is None:
         rep.add(f"the lead order of {where} is unknown",
                 f"state it: lead_order: [{', '.join(LEAD_NAMES)}] (profile), --lead-order "
-                f"{','.join(LEAD_NAMES)} (command line), or store lead_names in a .npz")
+                f"{','.join(LEAD_NAMES)} (command line), -p data_options 'lead_order=I,II,...' "
+                "(a chapter), or store lead_names in a .npz")
         return None
     unknown = []
     for n in names:
@@ -325,10 +327,13 @@ def check_data(
         rep.fs = float(stored_fs) if stored_fs is not None else extras.get("fs")
         if rep.fs is None:
             rep.add("the sampling rate is unknown", "state it: stored_fs: <Hz> (profile), --stored-fs (command line), "
-                                                    "or store fs in a .npz")
+                                                    "-p data_options 'stored_fs=<Hz>' (a chapter), or store fs in a .npz")
         finite = np.where(np.isfinite(x), x, np.nan)
-        p2p = np.nanmax(finite, axis=2) - np.nanmin(finite, axis=2)
-        _unit_check(rep, float(np.nanmedian(np.nanmax(p2p, axis=1))), declared_unit)
+        with warnings.catch_warnings():  # all-NaN leads are reported below, not here
+            warnings.simplefilter("ignore", RuntimeWarning)
+            p2p = np.nanmax(finite, axis=2) - np.nanmin(finite, axis=2)
+            typical = float(np.nanmedian(np.nanmax(p2p, axis=1)))
+        _unit_check(rep, typical, declared_unit)
         _lead_checks(rep, x if x.shape[1] == L else arr, names or [f"#{i}" for i in range(x.shape[1])], "beats")
         _label_checks(rep, labels, extras.get("ids"), rep.n, label_column, multilabel_columns, class_names,
                       id_column, None)

@@ -257,7 +257,8 @@ def lead_problems(signal: np.ndarray, lead_names: Sequence[str] = LEAD_NAMES) ->
     """What makes a ``(leads, N)`` record (mV) untrustworthy, one phrase per problem lead.
 
     NaN/inf samples; a flat lead (standard deviation under :data:`FLAT_MV`); a saturated lead
-    (at least :data:`SATURATED_SHARE` of its samples at its maximum or minimum: clipping).
+    (at least :data:`SATURATED_SHARE` of its samples at exactly its maximum or minimum: clipping;
+    not judged on leads with under 50 distinct values, whose peaks repeat through quantisation).
     """
     x = np.asarray(signal, dtype=np.float64)
     out: list[str] = []
@@ -269,6 +270,8 @@ def lead_problems(signal: np.ndarray, lead_names: Sequence[str] = LEAD_NAMES) ->
             continue
         if v.std() < FLAT_MV:
             out.append(f"lead {name} is flat (sd {1000 * v.std():.2g} µV; electrode off?)")
+            continue
+        if np.unique(v).size < 50:  # coarsely quantised low-amplitude lead: peaks repeat, no clipping
             continue
         for extreme, word in ((v.max(), "maximum"), (v.min(), "minimum")):
             share = float(np.mean(np.abs(v - extreme) < 1e-9))
