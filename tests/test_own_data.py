@@ -19,7 +19,15 @@ from ecgsignal.run.pipeline import build_context, build_dataset, check_profile_d
 from ecgsignal.run.profiles import load_profile, parse_data_options
 
 pytest.importorskip("wfdb")
-from fixtures_ptbxl import PTBXL_LEADS, Rec, _write_wfdb, clean_region, compare, make_rhythm, template  # noqa: E402
+from fixtures_ptbxl import (  # noqa: E402
+    PTBXL_LEADS,
+    Rec,
+    _write_wfdb,
+    clean_region,
+    compare,
+    make_rhythm,
+    template,
+)
 
 EIGHT = ["V1", "I", "V2", "II", "V3", "V4", "V5", "V6"]  # a storage order of our own
 
