@@ -93,6 +93,17 @@ def test_misspelt_or_contradictory_options_name_the_valid_ones(overrides, messag
         load_profile("smoke", **kw)
 
 
+def test_loader_options_misspelt_in_code_name_the_valid_ones(tmp_path):
+    from ecgsignal.data.sources import load_dataset
+
+    with pytest.raises(ConfigError, match=r"load_records: unknown option\(s\) \['lead_ordr'\]; valid: .*lead_order"):
+        load_dataset("records", data_root=tmp_path, lead_ordr=["I"])
+    with pytest.raises(ConfigError, match=r"load_arrays: unknown option\(s\) \['units'\]; valid: .*unit"):
+        load_dataset("arrays", data_root=tmp_path / "x.npy", units="uV")
+    with pytest.raises(ConfigError, match=r"format must be one of wfdb, npy, csv, got 'edf'"):
+        load_dataset("records", data_root=tmp_path, format="edf")
+
+
 def test_cli_dataset_flags_reach_the_profile(tmp_path):
     from ecgsignal.run import cli
 
@@ -322,9 +333,10 @@ def test_data_check_names_the_first_problem_and_its_fix(tmp_path, capsys):
     table.loc[2, "label"] = ""
     table.loc[4, "label"] = "LBBBB"
     table.to_csv(tmp_path / "bad.csv", index=False)
-    rep = check_data(tmp_path / "bad.npy", tmp_path / "bad.csv", lead_order=EIGHT, stored_fs=250,
-                     class_names=["1AVB", "IMI", "LBBB", "LQT", "LVH", "NORM", "RBBB", "STEMI", "TWI"])
-    problems = " | ".join(p["problem"] for p in rep.problems)
+    assert main(["data", "check", str(tmp_path / "bad.npy"), "--labels", str(tmp_path / "bad.csv"), "--json",
+                 "--lead-order", ",".join(EIGHT), "--stored-fs", "250",
+                 "--class-names", "1AVB,IMI,LBBB,LQT,LVH,NORM,RBBB,STEMI,TWI"]) == 1
+    problems = " | ".join(p["problem"] for p in json.loads(capsys.readouterr().out)["problems"])
     assert "lead V2 NaN/inf in 1 of 108 beats (first: beat 3)" in problems
     assert "lead V4 is flat in 1 of 108 beats (first: beat 5)" in problems
     assert "lead I is saturated in 1 of 108 beats (first: beat 7)" in problems

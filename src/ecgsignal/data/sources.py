@@ -83,7 +83,7 @@ def _arrays(data_root: str | os.PathLike | None = None, **kwargs: Any) -> ECGDat
         if "labels_path" not in kwargs and (root / "labels.csv").is_file():
             kwargs["labels_path"] = root / "labels.csv"
         root = files[0]
-    return load_arrays(root, **kwargs)
+    return _call(load_arrays, root, kwargs)
 
 
 @DATASETS.register("records")
@@ -91,7 +91,18 @@ def _records(data_root: str | os.PathLike | None = None, **kwargs: Any) -> ECGDa
     """``data_root`` is the folder of records; ``labels_path`` defaults to its ``labels.csv``."""
     from ecgsignal.data.records import load_records
 
-    return load_records(_require_root("records", data_root), **kwargs)
+    return _call(load_records, _require_root("records", data_root), kwargs)
+
+
+def _call(loader: Callable[..., ECGDataset], root: Any, kwargs: dict[str, Any]) -> ECGDataset:
+    """``loader(root, **kwargs)``, a misspelt option failing with the valid ones named."""
+    import inspect
+
+    params = list(inspect.signature(loader).parameters)[1:]
+    unknown = sorted(set(kwargs) - set(params))
+    if unknown:
+        raise ConfigError(f"{loader.__name__}: unknown option(s) {unknown}; valid: {', '.join(params)}")
+    return loader(root, **kwargs)
 
 
 def _require_root(name: str, data_root: str | os.PathLike | None) -> str | os.PathLike:

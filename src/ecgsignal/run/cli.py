@@ -91,6 +91,7 @@ def cmd_data_check(args: argparse.Namespace) -> int:
         unit=args.unit, layout=args.layout, stored_fs=args.stored_fs, key=args.key,
         records_format=args.records_format, label_column=args.label_column,
         multilabel_columns=None if args.multilabel_columns is None else _split_names(args.multilabel_columns),
+        class_names=None if args.class_names is None else _split_names(args.class_names),
         max_records=args.max_records)
     print(json.dumps(rep.to_json(), indent=1) if args.json else rep.text())
     return 0 if rep.ok else 1
@@ -205,12 +206,18 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.add_argument("--out", required=True, help="output .npz file")
     synth.set_defaults(func=cmd_data_synth)
-    check = dsub.add_parser("check", help="read your file or folder as the loaders will and report problems")
+    check = dsub.add_parser("check", help="read your file or folder as the loaders will and report problems",
+                            description="Reads PATH as dataset arrays or records would and reports shape, "
+                                        "leads, rate, unit guess, NaN/flat/saturated leads, labels per class "
+                                        "and the first problem with its fix. Exit status 1 when a problem "
+                                        "is found, 0 otherwise.")
     check.add_argument("path", help="signal file (.npy/.npz/.h5), or a folder of records")
     check.add_argument("--labels", default=None, help="labels CSV (default: labels.csv beside the data)")
     check.add_argument("--dataset", default=None, choices=("arrays", "records"),
                        help="how to read PATH (default: a file or one-array folder is arrays, else records)")
     _data_args(check, with_source=False)
+    check.add_argument("--class-names", default=None,
+                       help="expected class names, comma-separated: other labels are reported as unknown")
     check.add_argument("--max-records", type=int, default=None, help="read at most this many records")
     check.add_argument("--json", action="store_true",
                        help='print {"n", "leads", "fs", "unit", "classes", "problems"} as JSON')
