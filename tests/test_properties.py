@@ -216,9 +216,22 @@ seeds = st.integers(0, 2**31 - 1)
 
 @st.composite
 def profiles(draw) -> Profile:
+    dataset = draw(st.sampled_from(["synthetic", "ptbxl", "ptbxlplus", "arrays", "records"]))
+    own = dataset in ("arrays", "records")
+    data_options = {} if not own else {
+        "lead_order": draw(st.none() | st.just(("I", "II", "V1", "V2", "V3", "V4", "V5", "V6"))),
+        "unit": draw(st.none() | st.sampled_from(["mV", "uV", "V"])),
+        "layout": draw(st.none() | st.sampled_from(["NCT", "NTC"])),
+        "stored_fs": draw(st.none() | st.floats(50, 2000, allow_nan=False)),
+        "multilabel_columns": draw(st.none() | st.just(("NORM", "LBBB"))),
+    }
+    if dataset == "records":
+        data_options["records_format"] = draw(st.none() | st.sampled_from(["wfdb", "npy", "csv"]))
+        data_options["n_jobs"] = draw(st.integers(1, 8))
     return Profile(
+        **data_options,
         name=draw(names),
-        dataset=draw(st.sampled_from(["synthetic", "ptbxl", "ptbxlplus", "arrays"])),
+        dataset=dataset,
         data_root=draw(st.none() | st.just("/data/ptb-xl")),
         labels=draw(st.none() | st.just("labels.csv")),
         n_beats=draw(st.integers(9, 10**6)),

@@ -129,9 +129,10 @@ class ExperimentContext:
 
     @cached_property
     def baselines(self) -> np.ndarray:
-        """Fixed random sample of training beats for DeepLiftShap / GradientSHAP, ``(b, 12, T)``."""
-        return make_baselines(self.dataset.signals[self.dataset.indices("train")],
-                              n=self.n_baselines, seed=self.seed)
+        """Fixed random sample of training beats for DeepLiftShap / GradientSHAP, ``(b, 12, T)``;
+        ``b = min(n_baselines, training beats)``, so that a small data set of one's own still runs."""
+        train = self.dataset.signals[self.dataset.indices("train")]
+        return make_baselines(train, n=min(self.n_baselines, len(train)), seed=self.seed)
 
     # ------------------------------------------------------------------ attributions
     def attribution_seed(self, model_seed: int | None = None) -> int:

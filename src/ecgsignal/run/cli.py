@@ -20,12 +20,38 @@ def _profile_arg(p: argparse.ArgumentParser, default: str = "book") -> None:
     p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: profile's)")
     p.add_argument("--cache-dir", default=None,
                    help="cache folder (default: $ECGSIGNAL_CACHE or .cache/ecgsignal)")
+    _data_args(p, with_source=True)
+
+
+def _data_args(p: argparse.ArgumentParser, with_source: bool) -> None:
+    """How a user's own data are stored (the profile fields of the same names)."""
+    g = p.add_argument_group("your own data (dataset arrays / records; default: the profile's)")
+    if with_source:
+        g.add_argument("--dataset", default=None, help="synthetic, ptbxl, ptbxlplus, arrays or records")
+        g.add_argument("--data-root", default=None, help="signal file or folder of your data")
+        g.add_argument("--labels", default=None, help="labels CSV (default: labels.csv beside the data)")
+    g.add_argument("--lead-order", default=None,
+                   help="stored lead names in storage order, comma-separated, e.g. I,II,V1,V2,V3,V4,V5,V6")
+    g.add_argument("--unit", default=None, help="unit of the stored values: mV, uV or V")
+    g.add_argument("--layout", default=None, help="NCT (n, leads, T) or NTC (n, T, leads)")
+    g.add_argument("--stored-fs", type=float, default=None, help="rate the data are stored at, Hz")
+    g.add_argument("--key", default=None, help="array name inside a .npz / HDF5 file (default: signals)")
+    g.add_argument("--label-column", default=None, help="labels CSV column of class names (default: label)")
+    g.add_argument("--multilabel-columns", default=None, help="or 0/1 columns, one per class, comma-separated")
+    g.add_argument("--records-format", default=None, help="records: wfdb, npy or csv (default: found)")
+    if with_source:
+        g.add_argument("--n-jobs", type=int, default=None, help="worker processes of median extraction")
+
+
+_DATA_FIELDS = ("dataset", "data_root", "labels", "lead_order", "unit", "layout", "stored_fs", "key",
+                "label_column", "multilabel_columns", "records_format", "n_jobs")
 
 
 def _load(args: argparse.Namespace, **overrides):
     from ecgsignal.run.profiles import load_profile
 
-    return load_profile(args.profile, device=getattr(args, "device", None), **overrides)
+    data = {k: getattr(args, k, None) for k in _DATA_FIELDS}
+    return load_profile(args.profile, device=getattr(args, "device", None), **data, **overrides)
 
 
 # --------------------------------------------------------------------------- data
@@ -48,6 +74,27 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     print(f"wrote {ds.n} beats ({ds.n_samples} samples at {ds.fs:g} Hz, 12 leads) to {args.out} "
           f"in {seconds:.2f} s")
     return 0
+
+
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from ecgsignal.data.check import check_data
+    from ecgsignal.run.profiles import LAYOUTS, RECORD_FORMATS, _split_names
+
+    if args.layout is not None and args.layout not in LAYOUTS:
+        raise SystemExit(f"error: --layout must be one of {', '.join(LAYOUTS)}, got {args.layout!r}")
+    if args.records_format is not None and args.records_format not in RECORD_FORMATS:
+        raise SystemExit(f"error: --records-format must be one of {', '.join(RECORD_FORMATS)}, "
+                         f"got {args.records_format!r}")
+    rep = check_data(
+        args.path, args.labels, dataset=args.dataset,
+        lead_order=None if args.lead_order is None else _split_names(args.lead_order),
+        unit=args.unit, layout=args.layout, stored_fs=args.stored_fs, key=args.key,
+        records_format=args.records_format, label_column=args.label_column,
+        multilabel_columns=None if args.multilabel_columns is None else _split_names(args.multilabel_columns),
+        class_names=None if args.class_names is None else _split_names(args.class_names),
+        max_records=args.max_records)
+    print(json.dumps(rep.to_json(), indent=1) if args.json else rep.text())
+    return 0 if rep.ok else 1
 
 
 # --------------------------------------------------------------------------- train
@@ -159,6 +206,22 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.add_argument("--out", required=True, help="output .npz file")
     synth.set_defaults(func=cmd_data_synth)
+    check = dsub.add_parser("check", help="read your file or folder as the loaders will and report problems",
+                            description="Reads PATH as dataset arrays or records would and reports shape, "
+                                        "leads, rate, unit guess, NaN/flat/saturated leads, labels per class "
+                                        "and the first problem with its fix. Exit status 1 when a problem "
+                                        "is found, 0 otherwise.")
+    check.add_argument("path", help="signal file (.npy/.npz/.h5), or a folder of records")
+    check.add_argument("--labels", default=None, help="labels CSV (default: labels.csv beside the data)")
+    check.add_argument("--dataset", default=None, choices=("arrays", "records"),
+                       help="how to read PATH (default: a file or one-array folder is arrays, else records)")
+    _data_args(check, with_source=False)
+    check.add_argument("--class-names", default=None,
+                       help="expected class names, comma-separated: other labels are reported as unknown")
+    check.add_argument("--max-records", type=int, default=None, help="read at most this many records")
+    check.add_argument("--json", action="store_true",
+                       help='print {"n", "leads", "fs", "unit", "classes", "problems"} as JSON')
+    check.set_defaults(func=cmd_data_check)
 
     train = sub.add_parser("train", help="train (or load from cache) one seeded model")
     train.add_argument("--seed", type=int, default=0, help="model seed (default 0)")
