@@ -44,7 +44,8 @@ PAPER_METHODS: tuple[str, ...] = (
 CONTROLS: tuple[str, ...] = ("random", "input", "edge")
 """Null explainers (Binder et al. 2023; Adebayo et al. 2018): no model, no target."""
 
-EXTRAS: tuple[str, ...] = ("deconvolution", "feature_ablation", "lime", "kernel_shap", "vargrad")
+EXTRAS: tuple[str, ...] = ("deconvolution", "feature_ablation", "lime", "kernel_shap", "vargrad",
+                           "lrp_epsilon_captum")
 """Registered but off by default: not in the paper; some are slow (LIME, KernelSHAP)."""
 
 
