@@ -35,7 +35,11 @@ Protocol (PROTOCOLS.md; Samek et al. 2017; Hooker et al. 2019; Rong et al. 2022)
   retraining per method and fraction (the paper's five repeats are not done).
 
 Table columns: the common ones plus ``order`` (morf/lerf/random), ``replacement``, ``unit``
-(patch/lead/roar), ``n_removed`` (leads, for ``unit="lead"``), ``n`` (positives) and ``n_neg``.
+(patch/lead/roar), ``n_removed`` (leads, for ``unit="lead"``), ``n`` (positives), ``n_neg`` and
+``own_perturbation``: True where a method is graded on its own perturbation (Occlusion's 40 ms
+zero-filled windows are exactly the 40 ms patches zeroed here, so its map is nearly the MoRF
+oracle; :func:`~ecgsignal.evaluation.perturbation.graded_on_own_perturbation`). Such rows are
+kept out of rankings of methods (:func:`ecgsignal.run.summaries.areas`, ``ranked``).
 
 References
 ----------
@@ -65,6 +69,7 @@ from ecgsignal.evaluation.experiments.base import EXPERIMENTS, Experiment
 from ecgsignal.evaluation.perturbation import (
     DEFAULT_FRACTIONS,
     REPLACEMENTS,
+    graded_on_own_perturbation,
     lead_removal_mask,
     patch_grid,
     patch_scores,
@@ -470,6 +475,7 @@ def run_perturbation(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataF
                         "value": float(est[j]), "ci_low": float(lo[j]), "ci_high": float(hi[j]),
                         "order": order, "replacement": how, "unit": unit,
                         "n_removed": j if unit == "lead" else pd.NA, "n": n_pos, "n_neg": n_neg,
+                        "own_perturbation": graded_on_own_perturbation(m, how, unit, patch_ms),
                     })
         for m in methods:
             for how in hows:
@@ -483,7 +489,8 @@ def run_perturbation(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataF
                                 "experiment": "perturbation", "method": m, "class": cname,
                                 "seed": model_seed, "measure": f"{name}_{meas}", "value": v,
                                 "ci_low": lo, "ci_high": hi, "replacement": how, "unit": unit,
-                                "n": n_pos, "n_neg": n_neg,
+                                "n": n_pos, "n_neg": n_neg, "own_perturbation":
+                                graded_on_own_perturbation(m, how, unit, patch_ms),
                             })
     if p["roar"]:
         records += roar_records(ctx, _method_list(ctx, p["roar_methods"], "roar_methods"),
