@@ -202,7 +202,8 @@ def test_gradcam_is_non_negative_everywhere(trained):
 @pytest.mark.parametrize("torchvision", ["absent", "broken"])
 def test_zennit_loads_without_a_working_torchvision(tmp_path, torchvision):
     # zennit imports torchvision for its ResNet canonizers only; a missing torchvision, or one
-    # compiled against another torch (RuntimeError on import), must not stop the paper's LRP
+    # compiled against another torch (RuntimeError on import), must not stop the paper's LRP,
+    # nor Quantus, which imports zennit whenever it is installed
     import os
     import subprocess
     import sys
@@ -212,12 +213,10 @@ def test_zennit_loads_without_a_working_torchvision(tmp_path, torchvision):
         (tmp_path / "torchvision").mkdir()
         (tmp_path / "torchvision" / "__init__.py").write_text(
             "raise RuntimeError('operator torchvision::nms does not exist')\n")
-    code = ("import sys; from ecgsignal.attribution.lrp_zennit import zennit_api; "
-            "z = zennit_api(); assert 'EpsilonGammaBox' in z; "
+    code = ("import sys; from ecgsignal.attribution.lrp_zennit import preload_zennit, zennit_api; "
+            "preload_zennit(); import quantus; z = zennit_api(); assert 'EpsilonGammaBox' in z; "
             "assert not any(k.startswith('torchvision') for k in sys.modules); print('ok')")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        path + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-        + [p for p in sys.path if p.endswith("src")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path + [p for p in sys.path if p])}
     if torchvision == "absent":
         code = "import sys; sys.modules['torchvision'] = None; " + code
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,

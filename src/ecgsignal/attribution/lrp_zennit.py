@@ -44,6 +44,7 @@ removes it again, so nothing else sees a fake torchvision.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import types
 from collections.abc import Iterator
@@ -77,6 +78,11 @@ RULES: dict[str, str] = {
 
 def _zennit() -> dict[str, Any]:
     """zennit's pieces we use, imported once (see the module docstring about torchvision)."""
+    if importlib.util.find_spec("zennit") is None:
+        raise ConfigError(
+            "the paper's LRP needs zennit: pip install --no-deps zennit==0.5.1 (--no-deps keeps "
+            "your torch; zennit's torchvision requirement is only for torchvision's ResNets)"
+        )
     try:
         importlib.import_module("torchvision.models.resnet")
     except Exception:  # absent, or compiled against another torch: zennit only needs two names
@@ -112,6 +118,16 @@ def zennit_api() -> dict[str, Any]:
     if not _Z:
         _Z.update(_zennit())
     return _Z
+
+
+def preload_zennit() -> None:
+    """Import zennit (if installed) the way :func:`_zennit` does, before another package does.
+
+    Quantus imports zennit whenever it is installed; without a working torchvision that import
+    fails. Called before ``import quantus``, this puts a working zennit in ``sys.modules`` first.
+    """
+    if importlib.util.find_spec("zennit") is not None:
+        zennit_api()
 
 
 def _stacked_sum(self: nn.Module, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
