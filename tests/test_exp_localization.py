@@ -51,9 +51,12 @@ def fake(tiny_dataset):
 
 
 def test_known_answers_and_norm_excluded(fake):
-    df = run_localization(fake, dict(DEFAULTS))
-    assert "NORM" not in set(df["class"])
-    assert set(df["mask"]) == {"diff", "criteria"} and set(df["measure"]) == set(MEASURES)
+    full = run_localization(fake, dict(DEFAULTS))
+    assert "NORM" not in set(full["class"])
+    ratios = {f"{m}_ratio" for m in MEASURES if m != "mask_auroc"}
+    assert set(full["mask"]) == {"diff", "criteria"}
+    assert set(full["measure"]) == set(MEASURES) | ratios  # no input/edge control in `fake`
+    df = full[full["measure"].isin(MEASURES)]
     oracle = df[(df.method == "oracle") & (df["mask"] == "diff")]
     assert len(oracle) == len(MEASURES) * 9  # 8 classes with a mask + pooled
     np.testing.assert_allclose(oracle[["value", "ci_low", "ci_high"]].to_numpy(float), 1.0)
@@ -70,13 +73,15 @@ def test_known_answers_and_norm_excluded(fake):
 def test_parameters(fake):
     base = dict(DEFAULTS)
     one = run_localization(fake, {**base, "masks": ["criteria"], "measures": ["mask_auroc"]})
+    assert base["absolute_mass"] is True  # one sign convention: |a| in every measure
     assert set(one["mask"]) == {"criteria"} and set(one["measure"]) == {"mask_auroc"}
     # |a| vs positive part: a negated oracle has no positive mass (NaN) but full |a| mass
     neg = FakeContext(beats=fake.beats, maps={("neg", 0): -fake.maps[("oracle", 0)]},
                       dataset=fake.dataset, n_boot=50)
-    pos = run_localization(neg, {**base, "measures": ["mass_accuracy"], "masks": ["diff"]})
-    ab = run_localization(neg, {**base, "measures": ["mass_accuracy"], "masks": ["diff"],
-                                "absolute_mass": True})
+    pos = run_localization(neg, {**base, "measures": ["mass_accuracy"], "masks": ["diff"],
+                                 "absolute_mass": False})
+    ab = run_localization(neg, {**base, "measures": ["mass_accuracy"], "masks": ["diff"]})
+    pos, ab = (d[d["measure"] == "mass_accuracy"] for d in (pos, ab))
     assert pos["value"].isna().all() and (pos["n"] == 0).all()
     np.testing.assert_allclose(ab["value"], 1.0)
     for bad, msg in (({"masks": ["nope"]}, "masks"), ({"tolerance": -1}, "tolerance"),
@@ -110,7 +115,8 @@ def exp5(tiny_context):
 
 
 def test_perfect_map_scores_one_through_the_experiment(exp5, tiny_context):
-    oracle = exp5[(exp5.method == "oracle") & (exp5["mask"] == "diff")]
+    raw = exp5[exp5["measure"].isin(MEASURES)]
+    oracle = raw[(raw.method == "oracle") & (raw["mask"] == "diff")]
     assert len(oracle) > 0
     np.testing.assert_allclose(oracle[["value", "ci_low", "ci_high"]].to_numpy(float), 1.0)
     assert "NORM" not in set(exp5["class"])
@@ -119,8 +125,51 @@ def test_perfect_map_scores_one_through_the_experiment(exp5, tiny_context):
     rnd = exp5[(exp5.method == "random") & (exp5["class"] == "all")
                & (exp5.measure == "mask_auroc")]
     assert len(rnd) == 2 and ((rnd.value - 0.5).abs() < 0.03).all()
-    ok = exp5.dropna(subset=["value"])
+    ok = raw.dropna(subset=["value"])
     assert ((ok.value >= 0) & (ok.value <= 1)).all()
+
+
+def test_pooled_weights_classes_equally_and_ratio_is_per_beat(fake):
+    from ecgsignal.evaluation.localization import chance_level, mask_auroc, relevance_rank_accuracy
+
+    # 3 beats per class except one class with 1: a beat-weighted pool would differ
+    keep = np.r_[0, np.arange(3, fake.beats.n)]
+    b = fake.beats
+    beats = BeatSelection(index=b.index[keep], x=b.x[keep], target=b.target[keep],
+                          class_names=b.class_names)
+    maps = {k: v[keep] for k, v in fake.maps.items()}
+    ctx = FakeContext(beats=beats, maps=maps, dataset=fake.dataset, n_boot=200)
+    df = run_localization(ctx, {**DEFAULTS, "masks": ["diff"]})
+    mask = fake.dataset.diff_mask[beats.index]
+    per_beat = relevance_rank_accuracy(maps[("noise", 0)], mask)
+    ratio = per_beat / chance_level(mask, "rank_accuracy")
+    nonempty = mask.reshape(beats.n, -1).any(axis=1)
+    classes = [c for c in np.unique(beats.target) if (nonempty & (beats.target == c)).any()]
+    for meas, v in (("rank_accuracy", per_beat), ("rank_accuracy_ratio", ratio)):
+        want = np.mean([np.nanmean(v[beats.target == c]) for c in classes])
+        got = df[(df.method == "noise") & (df.measure == meas) & (df["class"] == "all")]
+        assert got["value"].iloc[0] == pytest.approx(want)
+        assert got["ci_low"].iloc[0] <= want <= got["ci_high"].iloc[0]
+    r = df[(df.measure == "rank_accuracy_ratio") & (df["class"] == "all")].set_index("method")
+    assert r.loc["oracle", "value"] > 2 and r.loc["noise", "chance"] == 1.0
+    # mask AUROC is chance-normalised already: no ratio rows
+    assert "mask_auroc_ratio" not in set(df.measure)
+    assert np.isfinite(mask_auroc(maps[("oracle", 0)], mask)[nonempty]).all()
+
+
+def test_paired_differences_against_input_and_edge(exp5, tiny_context):
+    for ctl in ("input", "edge"):
+        d = exp5[(exp5.measure == f"mask_auroc_vs_{ctl}") & (exp5["mask"] == "diff")]
+        assert ctl not in set(d.method) and "oracle" in set(d.method)
+        raw = exp5[(exp5.measure == "mask_auroc") & (exp5["mask"] == "diff")]
+        for cls in set(d["class"]) - {"all"}:
+            got = d[(d["class"] == cls) & (d.method == "oracle")].iloc[0]
+            r = raw[raw["class"] == cls].set_index("method")["value"]
+            # a mean of paired differences is the difference of the means (same beats)
+            assert got.value == pytest.approx(r["oracle"] - r[ctl])
+            assert got.ci_low <= got.value <= got.ci_high and got.chance == 0.0
+        pooled = d[(d["class"] == "all") & (d.method == "oracle")].iloc[0]
+        assert pooled.ci_low > 0  # the ground truth localises better than the control
 
 
 def test_plot_localization(exp5):
@@ -128,6 +177,12 @@ def test_plot_localization(exp5):
     assert plot_localization(exp5, ax=ax, measure="mask_auroc") is ax
     assert len(ax.containers) == 2  # one error-bar series per mask
     assert len(ax.get_lines()) >= 2  # chance lines
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    plot_localization(exp5, ax=ax, measure="mass_accuracy_ratio")
+    assert "/ chance" in ax.get_ylabel() and "equally weighted" in ax.get_title()
+    plot_localization(exp5, ax=ax, measure="rank_accuracy_vs_edge")
+    assert "− edge" in ax.get_ylabel()
     plt.close(fig)
     with pytest.raises(DataError, match="no rows"):
         plot_localization(exp5, measure="nope")

@@ -43,10 +43,10 @@ def test_registered_and_shape(table):
     assert set(table["method"]) == {"saliency", "random", RANDOM_RANKING}
     assert set(table["unit"]) == {"patch", "lead"}
     curves = _sel(table, unit="patch", measure="mean_prob", replacement="zero",
-                  method="saliency", order="morf", **{"class": "all"})
+                  method="saliency", order="morf", ranking="abs", **{"class": "all"})
     assert list(curves["fraction"]) == FR
     leads = _sel(table, unit="lead", measure="auroc", replacement="zero", method="saliency",
-                 order="lerf", **{"class": "all"})
+                 order="lerf", ranking="signed", **{"class": "all"})
     assert list(leads["n_removed"].astype(int)) == list(range(13))
     v = table["value"].astype(float)
     ok = table["ci_low"].notna()
@@ -79,7 +79,8 @@ def test_removing_everything_is_order_independent(table):
 
 def test_area_rows_match_curves(table):
     for meas in ("mean_prob", "auroc"):
-        key = dict(method="saliency", replacement="interp", unit="patch", **{"class": "all"})
+        key = dict(method="saliency", replacement="interp", unit="patch", ranking="abs",
+                   **{"class": "all"})
         curve = {o: _sel(table, measure=meas, order=o, **key)["value"].to_numpy(float)
                  for o in ("morf", "lerf")}
         rnd = _sel(table, measure=meas, order="random", unit="patch", replacement="interp",
@@ -110,7 +111,8 @@ def test_without_auroc_and_bad_params(tiny_context):
     df = run_perturbation(tiny_context, {"methods": ["saliency"], "replacements": ["noise"],
                                          "fractions": [0.0, 0.5], "auroc": False,
                                          "leads": False})
-    assert set(df["measure"]) == {"mean_prob", "abc_mean_prob", "morf_vs_random_mean_prob"}
+    assert set(df["measure"]) == {f"{k}{m}" for k in ("", "abc_", "morf_vs_random_")
+                                  for m in ("mean_prob", "mean_logodds")}
     assert (df["n_neg"] == 0).all()
     with pytest.raises(ConfigError, match="fractions"):
         run_perturbation(tiny_context, {"fractions": [0.5]})
@@ -120,6 +122,68 @@ def test_without_auroc_and_bad_params(tiny_context):
         run_perturbation(tiny_context, {"methods": ["nope"]})
     with pytest.raises(ConfigError, match="oracle"):
         run_perturbation(tiny_context, {"oracle": "perfect"})
+    with pytest.raises(ConfigError, match="rankings"):
+        run_perturbation(tiny_context, {"rankings": ["squared"]})
+    with pytest.raises(ConfigError, match="negatives"):
+        run_perturbation(tiny_context, {"negatives": "flat"})
+
+
+def test_logodds_curves_beside_probability(tiny_context, table):
+    from ecgsignal.evaluation.perturbation import log_odds
+
+    c = int(tiny_context.beats.target[0])
+    pos, _ = class_beats(tiny_context, c)
+    direct = log_odds(predict_proba(tiny_context.model(), pos.x)[:, c]).mean()
+    f0 = _sel(table, fraction=0.0, measure="mean_logodds", unit="patch",
+              **{"class": tiny_context.dataset.class_names[c]})
+    np.testing.assert_allclose(f0["value"].astype(float), direct, rtol=1e-6)
+    for name in ("abc_mean_logodds", "morf_vs_random_mean_logodds"):
+        assert len(_sel(table, measure=name, method="saliency", replacement="zero",
+                        unit="patch", ranking="abs", **{"class": "all"})) == 1
+
+
+def test_signed_and_abs_rankings_side_by_side(table):
+    rows = table[table["measure"] == "abc_mean_prob"]
+    assert set(rows["ranking"]) == {"abs", "signed"}
+    assert table.loc[table["method"] == RANDOM_RANKING, "ranking"].isna().all()
+    # the signed ranking orders the `random` control's maps differently from |a|
+    key = dict(method="random", replacement="zero", unit="patch", order="morf",
+               measure="mean_prob", **{"class": "all"})
+    v_abs = _sel(table, ranking="abs", **key)["value"].to_numpy(float)
+    v_sgn = _sel(table, ranking="signed", **key)["value"].to_numpy(float)
+    assert v_abs[0] == v_sgn[0] and not np.allclose(v_abs, v_sgn)
+
+
+def test_negatives_like_for_like(tiny_context):
+    """By default every ranking removes the negatives' patches in the random reference order
+    (as the oracle must); explaining the negatives changes only the AUROC, not the positives."""
+    from ecgsignal.evaluation.perturbation import ranking
+
+    flat = np.zeros((4, 30))
+    rnd = ranking(flat, "random", seed=5)
+    assert (ranking(flat, "morf", seed=5) == rnd).all()
+    assert (ranking(flat, "lerf", seed=5) == rnd).all()
+    prm = {"methods": ["saliency"], "replacements": ["zero"], "fractions": [0.0, 0.3, 1.0],
+           "leads": False, "rankings": ["abs"]}
+    like = run_perturbation(tiny_context, {**prm, "negatives": "random"})
+    expl = run_perturbation(tiny_context, {**prm, "negatives": "explained"})
+    key = dict(method="saliency", order="morf", **{"class": "all"})
+    np.testing.assert_allclose(_sel(like, measure="mean_prob", **key)["value"].astype(float),
+                               _sel(expl, measure="mean_prob", **key)["value"].astype(float))
+    a_like = _sel(like, measure="auroc", **key)["value"].to_numpy(float)
+    a_expl = _sel(expl, measure="auroc", **key)["value"].to_numpy(float)
+    assert a_like[0] == a_expl[0]
+    # the maps behind them: flat negatives (→ the random order) unless explained
+    from ecgsignal.evaluation.experiments.perturbation import _class_runs, _method_maps
+
+    runs, negs = _class_runs(tiny_context, True)
+    for explain in (False, True):
+        maps = _method_maps(tiny_context, "saliency", runs, negs, explain)
+        for r, a in zip(runs, maps):
+            neg_part = a[r.pos.n:]
+            assert (neg_part == 0).all() != explain
+    oracle_like = _method_maps(tiny_context, oracle_name("diff"), runs, negs, True)
+    assert all((a[r.pos.n:] == 0).all() for r, a in zip(runs, oracle_like))
 
 
 def test_roar_tiny(tiny_context):
@@ -162,9 +226,11 @@ def test_oracle_ranking_beats_random():
                                 "fractions": [0.0, 0.05, 0.1, 0.2, 0.3, 0.5], "leads": False})
     name = oracle_name("diff")
     for meas in ("mean_prob", "auroc"):
-        gain = _sel(df, method=name, measure=f"morf_vs_random_{meas}", **{"class": "all"})
+        gain = _sel(df, method=name, measure=f"morf_vs_random_{meas}", ranking="abs",
+                    **{"class": "all"})
         assert len(gain) == 1 and gain["ci_low"].iloc[0] > 0, (meas, gain)
-    morf = _sel(df, method=name, order="morf", measure="mean_prob", **{"class": "all"})
+    morf = _sel(df, method=name, order="morf", measure="mean_prob", ranking="abs",
+                **{"class": "all"})
     rnd = _sel(df, method=RANDOM_RANKING, measure="mean_prob", **{"class": "all"})
     at = morf["fraction"] == 0.1
     assert morf.loc[at, "value"].iloc[0] < rnd.loc[rnd["fraction"] == 0.1, "value"].iloc[0]
@@ -183,6 +249,10 @@ def test_plots(table):
     ax = plot_area_between(table, measure="auroc")
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert set(labels) == {"saliency", "random"}
+    ax = plot_perturbation(table, measure="mean_logodds", ranking="signed")
+    assert "log-odds" in ax.get_ylabel() and "signed" in ax.get_title()
+    ax = plot_area_between(table, measure="mean_logodds", ranking="signed")
+    assert {t.get_text() for t in ax.get_yticklabels()} == {"saliency", "random"}
     with pytest.raises(Exception, match="no rows"):
         plot_area_between(table, kind="nope")
     plt.close("all")

@@ -114,7 +114,10 @@ def test_random_control_ci_includes_zero(exp1):
     rows = exp1[(exp1.method == "random") & (exp1.other != "random")
                 & (exp1["class"] == "all") & (exp1.measure == "spearman_abs")]
     assert len(rows) == 14
-    assert (rows.ci_low <= 0).all() and (rows.ci_high >= 0).all(), rows[["other", "ci_low", "ci_high"]]
+    # 14 nominal-95 % intervals of a true zero: about 0.7 are expected to miss it by chance (their
+    # training numerics change with the thread count), so allow two misses, never a systematic one.
+    missed = (rows.ci_low > 0) | (rows.ci_high < 0)
+    assert missed.sum() <= 2, rows[["other", "ci_low", "ci_high"]]
     assert (rows.value.abs() < 0.05).all()
 
 

@@ -42,7 +42,7 @@ def test_rows_are_marked(table):
 def test_marked_rows_are_kept_out_of_rankings(table):
     every = areas(table)
     assert set(every.loc[every["own_perturbation"], "method"]) == {"occlusion"}
-    ranked = areas(table, ranked=True)
+    ranked = areas(table, exclude_own=True)
     assert not ((ranked["method"] == "occlusion") & (ranked["replacement"] == "zero")).any()
     assert ((ranked["method"] == "occlusion") & (ranked["replacement"] == "interp")).any()
     # a table saved before the column existed: the flag is recomputed

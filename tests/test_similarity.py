@@ -116,6 +116,26 @@ def test_topk_counts_the_overlap_exactly():
     assert topk_intersection(a, b, frac=0.1)[0] == pytest.approx(6 / 12)
 
 
+def test_topk_ties_favour_no_lead_for_a_map_broadcast_over_leads():
+    # Grad-CAM-like: one time profile copied to all 12 leads, so each time step ties 12 entries.
+    # k = 6 of 120: the peak time step ties 12 entries for 6 places. Breaking ties by index
+    # picked leads I…aVF; counted in expectation, every lead holds each place with p = 1/2.
+    prof = np.arange(10, dtype=float)
+    a = np.broadcast_to(prof, (1, 12, 10)).copy()
+    scores = []
+    for lead in range(12):
+        b = np.random.default_rng(lead).uniform(0, 0.1, size=(1, 12, 10))
+        b[0, lead, 4:] = np.arange(6) + 1.0  # b's top 6 = lead `lead`, incl. the peak time 9
+        scores.append(topk_intersection(a, b, frac=0.05)[0])
+    assert np.allclose(scores, scores[0])  # lead I is not favoured over lead V6
+    assert scores[0] == pytest.approx(0.5 / 6)  # one shared entry, in with p = 6/12
+    # a broadcast map against itself: 12 tied entries, each in both sets with p = (1/2)² → 3 / 6
+    assert topk_intersection(a, a, frac=0.05)[0] == pytest.approx(0.5)
+    # without ties the measure is unchanged: the exact count
+    c = np.random.default_rng(1).normal(size=(3, 12, 10))
+    assert np.all(topk_intersection(c, c, frac=0.05) == 1.0)
+
+
 def test_spearman_matches_scipy_with_ties():
     rng = np.random.default_rng(7)
     a = np.round(rng.normal(size=(5, 12, 30)), 1)  # many ties

@@ -39,11 +39,13 @@ __all__ = [
     "DEFAULT_FRACTIONS",
     "ORDERS",
     "REPLACEMENTS",
+    "RANKINGS",
     "area_between",
     "lead_removal_curve",
     "lead_removal_mask",
     "lead_removal_order",
     "graded_on_own_perturbation",
+    "log_odds",
     "patch_grid",
     "patch_scores",
     "perturbation_curve",
@@ -57,6 +59,15 @@ DEFAULT_FRACTIONS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9,
 
 ORDERS: tuple[str, ...] = ("morf", "lerf", "random")
 """Removal orders: most relevant first, least relevant first, random."""
+
+RANKINGS: tuple[str, ...] = ("abs", "signed")
+"""How patches are scored (:func:`patch_scores`): by summed ``|a|`` (evidence of either sign
+counts as relevant, so MoRF also removes counter-evidence) or by the summed signed ``a``
+(positive-first: MoRF removes evidence *for* the class first, LeRF evidence *against* it first).
+"""
+
+LOGIT_EPS = 1e-6
+"""Probabilities are clipped to ``[eps, 1 − eps]`` before :func:`log_odds` (|logit| ≤ 13.8)."""
 
 PredictFn = Callable[[np.ndarray], np.ndarray]
 ReplaceFn = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
@@ -99,8 +110,9 @@ def patch_grid(T: int, fs: float, patch_ms: float = 40.0) -> tuple[int, np.ndarr
     return len(starts), np.stack([starts, stops], axis=1)
 
 
-def patch_scores(a: np.ndarray, fs: float, patch_ms: float = 40.0) -> np.ndarray:
-    """Summed ``|a|`` per (lead, 40 ms) patch.
+def patch_scores(a: np.ndarray, fs: float, patch_ms: float = 40.0, *,
+                 signed: bool = False) -> np.ndarray:
+    """Summed ``|a|`` (or summed signed ``a``) per (lead, 40 ms) patch.
 
     Parameters
     ----------
@@ -108,6 +120,9 @@ def patch_scores(a: np.ndarray, fs: float, patch_ms: float = 40.0) -> np.ndarray
         Attributions ``(n, 12, T)``.
     fs, patch_ms:
         As in :func:`patch_grid`.
+    signed:
+        Sum the signed attribution (positive-first ranking, :data:`RANKINGS` ``"signed"``)
+        instead of its magnitude.
 
     Returns
     -------
@@ -117,8 +132,19 @@ def patch_scores(a: np.ndarray, fs: float, patch_ms: float = 40.0) -> np.ndarray
     a_ = as_maps(a, "a")
     n, n_leads, t = a_.shape
     p, bounds = patch_grid(t, fs, patch_ms)
-    sums = np.add.reduceat(np.abs(a_), bounds[:, 0], axis=2)
+    sums = np.add.reduceat(a_ if signed else np.abs(a_), bounds[:, 0], axis=2)
     return sums.reshape(n, n_leads * p)
+
+
+def log_odds(p: np.ndarray, eps: float = LOGIT_EPS) -> np.ndarray:
+    """``log(p / (1 − p))`` of probabilities clipped to ``[eps, 1 − eps]``.
+
+    Probability saturates near 1 (a drop from 0.9999 to 0.99 looks flat), the log-odds does not,
+    so perturbation curves are also read on this scale (issue 12). The clip bounds the value at
+    ``±log((1 − eps) / eps)`` for probabilities rounded to exactly 0 or 1 in float32.
+    """
+    q = np.clip(np.asarray(p, dtype=np.float64), eps, 1.0 - eps)
+    return np.log(q) - np.log1p(-q)
 
 
 def ranking(scores: np.ndarray, order: str, seed: int = 0) -> np.ndarray:
@@ -360,6 +386,8 @@ def _curve(
                 "auroc_class": float(auroc),
                 "mean_prob": float(prob.mean()),
                 "mean_prob_pos": float(prob[positives].mean()) if positives.any() else np.nan,
+                "mean_logodds_pos": (float(log_odds(prob[positives]).mean()) if positives.any()
+                                     else np.nan),
             }
         )
     return rows
@@ -378,6 +406,7 @@ def perturbation_curve(
     class_index: int,
     seed: int = 0,
     patch_ms: float = 40.0,
+    signed: bool = False,
 ) -> pd.DataFrame:
     """Model output as ranked (lead × 40 ms) patches are removed and replaced.
 
@@ -405,6 +434,8 @@ def perturbation_curve(
         Seeds the random ranking / tie-breaking and the noise (two independent streams).
     patch_ms:
         Patch length in ms.
+    signed:
+        Rank patches by summed signed ``a`` (positive-first) instead of summed ``|a|``.
 
     Returns
     -------
@@ -412,7 +443,8 @@ def perturbation_curve(
         One row per fraction: ``fraction``, ``n_removed`` (patches), ``removed_share`` (of
         samples), ``auroc_class`` (AUROC of the class probability against ``y_onehot``; NaN when
         the beats hold only one label), ``mean_prob`` (all beats), ``mean_prob_pos`` (positives
-        only), and the settings ``order``, ``how``, ``class_index``.
+        only), ``mean_logodds_pos`` (mean :func:`log_odds` over the positives), and the settings
+        ``order``, ``how``, ``class_index``.
     """
     x_ = as_maps(x, "x")
     n, _, t = x_.shape
@@ -431,7 +463,7 @@ def perturbation_curve(
         a_ = as_maps(a, "a")
         if a_.shape != x_.shape:
             raise DataError(f"a must have the shape of x {x_.shape}; got {a_.shape}")
-        scores = patch_scores(a_, fs, patch_ms)
+        scores = patch_scores(a_, fs, patch_ms, signed=signed)
     order_idx = ranking(scores, order, seed=rank_seed)
     n_features = order_idx.shape[1]
 

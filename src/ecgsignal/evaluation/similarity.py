@@ -12,7 +12,8 @@ Measures (registry :data:`SIMILARITY`, call through :func:`similarity`):
 - ``spearman_signed`` — Spearman rank correlation of the signed maps. Chance level 0.
 - ``pearson`` — Pearson correlation of the signed maps. Chance level 0.
 - ``topk`` — share of the top-k entries of ``|a|`` that are also top-k of ``|b|``, k = 10 % of the
-  entries (OpenXAI's feature agreement, Krishna et al. 2022). Chance level ``frac``, not 0.
+  entries (OpenXAI's feature agreement, Krishna et al. 2022); ties at the k-th value counted in
+  expectation over a random tie-break. Chance level ``frac``, not 0.
 - ``ssim`` — 1D SSIM along time per lead, averaged (Wang et al. 2004; used for saliency maps by
   Adebayo et al. 2018). Chance level slightly above 0 (≈ 0.01 for independent ``|noise|``
   maps), because the constant ``C2`` keeps the structure term positive when the covariance is 0.
@@ -130,14 +131,19 @@ def pearson(a: np.ndarray, b: np.ndarray, *, absolute: bool = False) -> np.ndarr
     return row_pearson(_flat(a_), _flat(b_))
 
 
-def _topk_sets(x: np.ndarray, k: int) -> np.ndarray:
-    """Boolean ``(n, D)``: the ``k`` largest entries per row, ties broken by lower flat index."""
-    n, d = x.shape
-    # stable sort of -x: among equal values the lower index (lead-major order) comes first
-    idx = np.argsort(-x, axis=1, kind="stable")[:, :k]
-    sets = np.zeros((n, d), dtype=bool)
-    np.put_along_axis(sets, idx, True, axis=1)
-    return sets
+def _topk_weights(x: np.ndarray, k: int) -> np.ndarray:
+    """``(n, D)`` probability that each entry is in the top ``k`` of its row, ties at random.
+
+    Entries above the k-th largest value are in with probability 1; the ``m`` entries equal to it
+    share the ``r`` remaining places, each in with probability ``r / m`` (the expectation over a
+    uniformly random tie-break, so no entry is favoured by its position, e.g. lead I).
+    """
+    kth = -np.partition(-x, k - 1, axis=1)[:, k - 1 : k]  # k-th largest value per row
+    above = x > kth
+    tied = x == kth
+    r = k - np.count_nonzero(above, axis=1, keepdims=True)
+    m = np.count_nonzero(tied, axis=1, keepdims=True)
+    return above + tied * (r / np.maximum(m, 1))
 
 
 def topk_intersection(a: np.ndarray, b: np.ndarray, frac: float = 0.10) -> np.ndarray:
@@ -146,6 +152,13 @@ def topk_intersection(a: np.ndarray, b: np.ndarray, frac: float = 0.10) -> np.nd
     OpenXAI's *feature agreement* (Krishna et al. 2022) over the ``D = 12 · T`` entries of a beat,
     with ``k = max(1, round(frac · D))``. Two independent random maps share ``frac`` of their top-k
     on average (the chance level), not 0.
+
+    Ties at the k-th value are counted in expectation over a uniformly random tie-break, drawn
+    independently for the two maps: an entry tied with ``m`` others for ``r`` remaining places is
+    in the set with probability ``r / m``, and the overlap is ``Σ_i P(i ∈ top_a) · P(i ∈ top_b)``.
+    This is exact, needs no seed, and favours no position: a map broadcast over leads (Grad-CAM)
+    no longer puts lead I first, as breaking ties by the lower index did. A consequence: a map
+    with ties at the k-th value scores below 1 against itself (its random tie-breaks differ).
 
     Parameters
     ----------
@@ -158,15 +171,14 @@ def topk_intersection(a: np.ndarray, b: np.ndarray, frac: float = 0.10) -> np.nd
     -------
     numpy.ndarray
         ``(n,)`` in [0, 1]. ``NaN`` where ``|a|`` or ``|b|`` is constant for a beat (every entry
-        ties, so there is no top-k). Other ties at the k-th value are broken by the lower flat index
-        (lead-major), deterministically.
+        ties, so there is no top-k).
     """
     frac = check_fraction(frac, "frac", open_low=True)
     a_, b_ = as_pair(a, b)
     fa, fb = np.abs(_flat(a_)), np.abs(_flat(b_))
     d = fa.shape[1]
     k = max(1, int(round(frac * d)))
-    shared = np.count_nonzero(_topk_sets(fa, k) & _topk_sets(fb, k), axis=1)
+    shared = np.sum(_topk_weights(fa, k) * _topk_weights(fb, k), axis=1)
     out = shared / float(k)
     constant = (fa.max(axis=1) == fa.min(axis=1)) | (fb.max(axis=1) == fb.min(axis=1))
     return np.where(constant, np.nan, out)

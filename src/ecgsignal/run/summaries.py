@@ -360,7 +360,8 @@ def randomization_endpoints(randomization: pd.DataFrame, measure: str = "spearma
 
 
 def areas(perturbation: pd.DataFrame, measure: str = "mean_prob", kind: str = "abc",
-          unit: str = "patch", cls: str = "all", ranked: bool = False) -> pd.DataFrame:
+          unit: str = "patch", cls: str = "all", ranking: str = "abs",
+          exclude_own: bool = False) -> pd.DataFrame:
     """Experiment 4's area rows of one kind, measure, unit and class, largest mean area first.
 
     Parameters
@@ -368,12 +369,15 @@ def areas(perturbation: pd.DataFrame, measure: str = "mean_prob", kind: str = "a
     perturbation:
         Experiment 4's table.
     measure:
-        ``"mean_prob"`` or ``"auroc"``.
+        ``"mean_prob"``, ``"mean_logodds"`` or ``"auroc"``.
     kind:
         ``"abc"`` (LeRF − MoRF) or ``"morf_vs_random"`` (random − MoRF).
     unit, cls:
         ``"patch"`` or ``"lead"``; class (``"all"`` = pooled).
-    ranked:
+    ranking:
+        ``"abs"`` (patches by summed ``|a|``) or ``"signed"`` (positive-first); ignored for a
+        table without a ``ranking`` column.
+    exclude_own:
         Drop the rows where a method is graded on its own perturbation (Occlusion under zero
         replacement on its own 40 ms grid), as every ranking of methods must.
 
@@ -390,8 +394,11 @@ def areas(perturbation: pd.DataFrame, measure: str = "mean_prob", kind: str = "a
     name = f"{kind}_{measure}"
     sel = perturbation[(perturbation["measure"] == name) & (perturbation["unit"] == unit)
                        & (perturbation["class"].astype(str) == str(cls))]
+    if "ranking" in sel.columns:
+        sel = sel[sel["ranking"].astype(str) == ranking]
     if sel.empty:
-        raise DataError(f"no rows for measure={name!r}, unit={unit!r}, class={cls!r}")
+        raise DataError(f"no rows for measure={name!r}, unit={unit!r}, class={cls!r}, "
+                        f"ranking={ranking!r}")
     out = sel[["method", "replacement", "value", "ci_low", "ci_high"]].copy()
     out["positive"] = out["ci_low"].astype(float) > 0
     if "own_perturbation" in sel.columns:
@@ -399,7 +406,7 @@ def areas(perturbation: pd.DataFrame, measure: str = "mean_prob", kind: str = "a
     else:
         out["own_perturbation"] = [graded_on_own_perturbation(m, r, unit)
                                    for m, r in zip(out["method"], out["replacement"])]
-    if ranked:
+    if exclude_own:
         out = out[~out["own_perturbation"]]
     mean = out.groupby("method", sort=False)["value"].transform("mean")
     out = out.assign(_m=mean).sort_values("_m", ascending=False, kind="stable")
@@ -408,10 +415,12 @@ def areas(perturbation: pd.DataFrame, measure: str = "mean_prob", kind: str = "a
 
 def replacement_agreement(perturbation: pd.DataFrame, measure: str = "mean_prob",
                           kind: str = "abc", unit: str = "patch", cls: str = "all",
-                          methods: Sequence[str] | None = None) -> pd.DataFrame:
+                          methods: Sequence[str] | None = None, ranking: str = "abs",
+                          ) -> pd.DataFrame:
     """Spearman correlation, between replacements, of the methods' areas (do they rank alike?).
 
-    Rows where a method is graded on its own perturbation are left out (``areas(ranked=True)``).
+    Rows where a method is graded on its own perturbation are left out
+    (``areas(exclude_own=True)``).
 
     Returns
     -------
@@ -419,7 +428,7 @@ def replacement_agreement(perturbation: pd.DataFrame, measure: str = "mean_prob"
         Square replacement × replacement frame of Spearman ρ over methods (NaN with fewer than
         three methods).
     """
-    a = areas(perturbation, measure, kind, unit, cls, ranked=True)
+    a = areas(perturbation, measure, kind, unit, cls, ranking, exclude_own=True)
     if methods is not None:
         a = a[a["method"].isin(list(methods))]
     wide = a.pivot(index="method", columns="replacement", values="value")

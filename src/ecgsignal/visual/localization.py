@@ -36,7 +36,9 @@ def plot_localization(df: pd.DataFrame, ax: Axes | None = None,
     ax:
         Axes to draw on (default: a new figure).
     measure:
-        Localisation measure to show.
+        Localisation measure to show: a raw one (e.g. ``"mass_accuracy"``), its chance ratio
+        (``"mass_accuracy_ratio"``, reference line at 1) or a paired difference against a
+        control (``"mass_accuracy_vs_input"``, reference line at 0).
     cls:
         A class name, or ``"all"`` for every beat with a non-empty mask.
 
@@ -70,11 +72,18 @@ def plot_localization(df: pd.DataFrame, ax: Axes | None = None,
                     capsize=3, color=colour, label=f"{mname} mask")
         if "chance" in rows.columns and rows["chance"].notna().any():
             ax.axhline(float(rows["chance"].dropna().iloc[0]), color=colour, ls="--", lw=0.9,
-                       label=f"chance ({mname})")
+                       label=f"chance ({mname})" if measure in _LABELS else None)
     ax.set_xticks(x, labels=methods, rotation=60, ha="right", fontsize=8)
-    ax.set_ylabel(f"{_LABELS.get(measure, measure)}, 95 % CI")
-    ax.set_ylim(-0.02, 1.02)
-    where = "all beats with a mask" if str(cls) == "all" else f"class {cls}"
+    base, _, ctl = measure.partition("_vs_")
+    if measure.endswith("_ratio"):
+        label = f"{_LABELS.get(measure[:-6], measure[:-6])} / chance"
+    elif ctl:
+        label = f"{_LABELS.get(base, base)}, method − {ctl}"
+    else:
+        label = _LABELS.get(measure, measure)
+        ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel(f"{label}, 95 % CI")
+    where = ("all classes, equally weighted" if str(cls) == "all" else f"class {cls}")
     ax.set_title(f"Ground-truth localisation, {where}")
     ax.legend(fontsize=8, loc="best")
     return ax

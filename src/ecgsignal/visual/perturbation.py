@@ -20,16 +20,29 @@ __all__ = ["plot_area_between", "plot_perturbation"]
 _ORDER_STYLE = {"morf": "-", "lerf": "--", "random": ":"}
 
 
+_MEASURE_LABEL = {"mean_prob": "mean probability of the class",
+                  "mean_logodds": "mean log-odds of the class",
+                  "auroc": "class AUROC (vs rest)"}
+
+
 def _check(df: pd.DataFrame, cols: tuple[str, ...]) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise DataError(f"the table lacks columns {missing}; is it Experiment 4's results?")
 
 
+def _ranked(df: pd.DataFrame, ranking: str) -> pd.DataFrame:
+    """Rows of patch ``ranking`` ("abs" or "signed"), plus the random ranking (NA there)."""
+    if "ranking" not in df.columns:  # a table from before the signed ranking: all by |a|
+        return df
+    r = df["ranking"]
+    return df[r.isna() | (r.astype(str) == ranking)]
+
+
 def plot_perturbation(df: pd.DataFrame, ax: Axes | None = None, *, measure: str = "mean_prob",
                       cls: str = "all", replacement: str = "zero", unit: str = "patch",
                       methods: list[str] | None = None, orders: tuple[str, ...] = ("morf", "lerf"),
-                      random: bool = True) -> Axes:
+                      random: bool = True, ranking: str = "abs") -> Axes:
     """Model output against the share removed, per method and order, with 95 % CI bands.
 
     Parameters
@@ -39,7 +52,8 @@ def plot_perturbation(df: pd.DataFrame, ax: Axes | None = None, *, measure: str 
     ax:
         Axes to draw on (default: a new figure).
     measure:
-        ``"mean_prob"`` (mean probability of the class over its beats) or ``"auroc"``.
+        ``"mean_prob"`` (mean probability of the class over its beats), ``"mean_logodds"`` (its
+        mean log-odds, which does not saturate near 1) or ``"auroc"``.
     cls:
         Class name, or ``"all"`` (pooled).
     replacement:
@@ -52,6 +66,8 @@ def plot_perturbation(df: pd.DataFrame, ax: Axes | None = None, *, measure: str 
         Which of ``morf`` (solid), ``lerf`` (dashed) to draw.
     random:
         Add the random ranking (dotted, grey).
+    ranking:
+        Patches ranked by ``"abs"`` (summed ``|a|``) or ``"signed"`` (positive-first).
 
     Returns
     -------
@@ -59,6 +75,7 @@ def plot_perturbation(df: pd.DataFrame, ax: Axes | None = None, *, measure: str 
     """
     _check(df, ("method", "class", "fraction", "measure", "value", "ci_low", "ci_high",
                 "order", "replacement", "unit"))
+    df = _ranked(df, ranking)
     sel = df[(df["measure"] == measure) & (df["class"].astype(str) == str(cls))
              & (df["replacement"] == replacement) & (df["unit"] == unit)
              & df["fraction"].notna()]
@@ -91,17 +108,17 @@ def plot_perturbation(df: pd.DataFrame, ax: Axes | None = None, *, measure: str 
         ax.axhline(0.5, color="0.5", lw=0.8, ls="--")
     what = "leads" if unit == "lead" else "(lead × 40 ms) patches"
     ax.set_xlabel(f"{what} removed (%), replaced by {replacement}")
-    ax.set_ylabel({"mean_prob": "mean probability of the class",
-                   "auroc": "class AUROC (vs rest)"}.get(measure, measure) + "\n(95 % CI)")
+    ax.set_ylabel(_MEASURE_LABEL.get(measure, measure) + "\n(95 % CI)")
     where = "all classes" if str(cls) == "all" else f"class {cls}"
-    ax.set_title(f"Perturbation curves, {where}")
+    by = "signed a" if ranking == "signed" else "|a|"
+    ax.set_title(f"Perturbation curves, {where}, ranked by {by}")
     ax.legend(fontsize=7, ncol=2, frameon=False)
     return ax
 
 
 def plot_area_between(df: pd.DataFrame, ax: Axes | None = None, *, measure: str = "mean_prob",
                       cls: str = "all", unit: str = "patch", kind: str = "abc",
-                      replacements: list[str] | None = None) -> Axes:
+                      replacements: list[str] | None = None, ranking: str = "abs") -> Axes:
     """Area between the LeRF and MoRF curves per method (and replacement), with 95 % CIs.
 
     Parameters
@@ -111,13 +128,15 @@ def plot_area_between(df: pd.DataFrame, ax: Axes | None = None, *, measure: str 
     ax:
         Axes to draw on (default: a new figure).
     measure:
-        Curve the area is taken of: ``"mean_prob"`` or ``"auroc"``.
+        Curve the area is taken of: ``"mean_prob"``, ``"mean_logodds"`` or ``"auroc"``.
     cls, unit:
         As in :func:`plot_perturbation`.
     kind:
         ``"abc"`` (LeRF − MoRF) or ``"morf_vs_random"`` (random − MoRF).
     replacements:
         Replacements to show side by side (default: all in the table).
+    ranking:
+        ``"abs"`` or ``"signed"``, as in :func:`plot_perturbation`.
 
     Returns
     -------
@@ -127,6 +146,7 @@ def plot_area_between(df: pd.DataFrame, ax: Axes | None = None, *, measure: str 
     _check(df, ("method", "class", "measure", "value", "ci_low", "ci_high", "replacement",
                 "unit"))
     name = f"{kind}_{measure}"
+    df = _ranked(df, ranking)
     sel = df[(df["measure"] == name) & (df["class"].astype(str) == str(cls))
              & (df["unit"] == unit)]
     if replacements is not None:
@@ -153,6 +173,7 @@ def plot_area_between(df: pd.DataFrame, ax: Axes | None = None, *, measure: str 
     label = "LeRF − MoRF" if kind == "abc" else "random − MoRF"
     ax.set_xlabel(f"area between curves ({label}, {measure}; mean, 95 % CI)")
     where = "all classes" if str(cls) == "all" else f"class {cls}"
-    ax.set_title(f"Faithfulness by perturbation, {where}")
+    by = "signed a" if ranking == "signed" else "|a|"
+    ax.set_title(f"Faithfulness by perturbation, {where}, ranked by {by}")
     ax.legend(title="replacement", fontsize=7, title_fontsize=7, frameon=False)
     return ax

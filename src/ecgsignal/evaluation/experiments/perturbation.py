@@ -3,6 +3,9 @@
 Protocol (PROTOCOLS.md; Samek et al. 2017; Hooker et al. 2019; Rong et al. 2022):
 
 * Features are (1 lead × ``patch_ms`` = 40 ms) patches, ranked per beat by summed ``|a|``
+  (column ``ranking="abs"``) and, beside it, by summed signed ``a`` (``ranking="signed"``,
+  positive-first: MoRF removes evidence for the class first, LeRF evidence against it first;
+  ranking by ``|a|`` makes MoRF remove counter-evidence too)
   (:func:`~ecgsignal.evaluation.perturbation.patch_scores`). The most relevant are removed first
   (MoRF) or the least relevant first (LeRF), at the ``fractions`` of patches 0, 5, 10, 20, 30, 50,
   70, 90, 100 %. Removed samples are replaced by zero, the lead mean, linear interpolation across
@@ -11,12 +14,16 @@ Protocol (PROTOCOLS.md; Samek et al. 2017; Hooker et al. 2019; Rong et al. 2022)
   is the reference.
 * Beats and AUROC. For class ``c`` the *positives* are the explained beats of ``c``
   (``ctx.beats``: correctly classified test positives) and the *negatives* an equal number of
-  test beats that do not carry ``c``, drawn with the seed (``ctx.seed``, ``c``). Every one of them
-  is explained **for class c** (a negative's map for ``c`` says what would make it look like
-  ``c``) and perturbed along that map. Measures per fraction: ``auroc`` — AUROC of the model's
-  probability of ``c``, positives against negatives (class vs rest); ``mean_prob`` — the mean
-  probability of ``c`` over the positives. ``auroc=False`` skips the negatives (and the AUROC rows),
-  which saves about half the attributions.
+  test beats that do not carry ``c``, drawn with the seed (``ctx.seed``, ``c``). Like for like:
+  by default (``negatives="random"``) the negatives' patches are removed in the random reference
+  order for every method *and* the oracle (which has no map of ``c`` for a beat without ``c``), so
+  the AUROC curves of all rankings differ only through the positives. ``negatives="explained"``
+  perturbs each negative along the method's map for ``c`` instead (the oracle stays random there).
+  Measures per fraction: ``auroc`` — AUROC of the model's probability of ``c``, positives against
+  negatives (class vs rest); ``mean_prob`` — the mean probability of ``c`` over the positives;
+  ``mean_logodds`` — the mean log-odds ``log(p / (1 − p))`` over the positives (probability
+  saturates near 1, log-odds does not; AUROC is rank-based and the same on both scales).
+  ``auroc=False`` skips the negatives (and the AUROC rows).
 * Uncertainty: a stratified, paired percentile bootstrap (``ctx.n_boot`` resamples): positives
   and negatives of each class are resampled separately, with the *same* resamples for every
   method, replacement, order and fraction. Pooled rows (class ``"all"``): ``mean_prob`` over all
@@ -25,7 +32,7 @@ Protocol (PROTOCOLS.md; Samek et al. 2017; Hooker et al. 2019; Rong et al. 2022)
   faithful ranking) and ``morf_vs_random_<measure>`` = ∫ (random − MoRF) d fraction, trapezoid
   rule over the fractions, with the bootstrap CI of the same replicates.
 * Per-lead view (``leads=True``): whole leads removed, 0 … 12, in the order of their summed
-  ``|a|`` (MoRF, LeRF, random); rows with ``unit="lead"`` (``fraction`` = leads removed / 12).
+  ``|a|`` or signed ``a`` (MoRF, LeRF, random); rows with ``unit="lead"`` (``fraction`` = leads removed / 12).
 * ROAR (``roar=True``; Hooker et al. 2019): every beat of the dataset is explained for the
   reference model's predicted class; the top ``t`` of its patches are removed and replaced
   (``roar_replacement``, the lead mean by default); a fresh model of the same config and seed is
@@ -35,11 +42,12 @@ Protocol (PROTOCOLS.md; Samek et al. 2017; Hooker et al. 2019; Rong et al. 2022)
   retraining per method and fraction (the paper's five repeats are not done).
 
 Table columns: the common ones plus ``order`` (morf/lerf/random), ``replacement``, ``unit``
-(patch/lead/roar), ``n_removed`` (leads, for ``unit="lead"``), ``n`` (positives), ``n_neg`` and
-``own_perturbation``: True where a method is graded on its own perturbation (Occlusion's 40 ms
-zero-filled windows are exactly the 40 ms patches zeroed here, so its map is nearly the MoRF
-oracle; :func:`~ecgsignal.evaluation.perturbation.graded_on_own_perturbation`). Such rows are
-kept out of rankings of methods (:func:`ecgsignal.run.summaries.areas`, ``ranked``).
+(patch/lead/roar), ``n_removed`` (leads, for ``unit="lead"``), ``n`` (positives), ``n_neg``,
+``ranking`` (abs/signed; NA for the random ranking and ROAR) and ``own_perturbation``: True where
+a method is graded on its own perturbation (Occlusion's 40 ms zero-filled windows are exactly the
+40 ms patches zeroed here, so its map is nearly the MoRF oracle;
+:func:`~ecgsignal.evaluation.perturbation.graded_on_own_perturbation`). Such rows are kept out of
+rankings of methods (:func:`ecgsignal.run.summaries.areas`, ``exclude_own``).
 
 References
 ----------
@@ -65,9 +73,11 @@ from ecgsignal.errors import ConfigError, DataError
 from ecgsignal.evaluation._utils import auroc_rows, check_fraction
 from ecgsignal.evaluation.context import BeatSelection, ExperimentContext
 from ecgsignal.evaluation.experiments._groups import POOLED, check_names, context_methods
+from ecgsignal.evaluation.experiments._perturbation_stats import _Boot, _ci, area_rows
 from ecgsignal.evaluation.experiments.base import EXPERIMENTS, Experiment
 from ecgsignal.evaluation.perturbation import (
     DEFAULT_FRACTIONS,
+    RANKINGS,
     REPLACEMENTS,
     graded_on_own_perturbation,
     lead_removal_mask,
@@ -97,17 +107,24 @@ DEFAULTS: dict[str, Any] = {
     "roar_replacement": "mean",
     "methods": None,
     "oracle": None,
+    "rankings": ["abs", "signed"],
+    "negatives": "random",
 }
 """Parameters of Experiment 4 (see the module docstring). ``methods``/``roar_methods``: subsets
 of ``ctx.methods`` (``None`` → all). ``oracle``: ``"diff"`` or ``"criteria"`` adds the
 ground-truth mask of the synthetic data as a map (method ``oracle_<mask>_mask``; the upper
-reference of a perfect map; negatives get a flat map, i.e. a random ranking)."""
+reference of a perfect map). ``rankings``: patch scores by summed ``|a|`` (``"abs"``) and/or
+summed signed ``a`` (``"signed"``, positive-first). ``negatives``: ``"random"`` (default) removes
+every negative's patches in the random reference order, for every method and the oracle alike;
+``"explained"`` ranks them by each method's map for the class, while the oracle, which has no
+ground truth of ``c`` in a beat without ``c``, keeps the random order (not like for like)."""
 
 _PREDICT_ROWS = 128
 """Rows per forward pass when predicting perturbed beats (the engine's measured sweet spot for
 forward-only passes, :data:`ecgsignal.attribution.FORWARD_ROWS`)."""
 
-_CURVE_MEASURES = ("auroc", "mean_prob")
+_CURVE_MEASURES = ("auroc", "mean_prob", "mean_logodds")
+_NEGATIVES = ("random", "explained")
 
 
 def _seed(*parts: int) -> int:
@@ -170,70 +187,6 @@ def removal_probs(predict_c: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
     xs = np.concatenate([replace(x, m, how, seed=seed) for m in masks], axis=0)
     p = np.asarray(predict_c(xs), dtype=np.float64)
     return p.reshape(len(masks), x.shape[0])
-
-
-class _Boot:
-    """Stratified, paired bootstrap resamples of the positives and negatives of one class."""
-
-    def __init__(self, n_pos: int, n_neg: int, n_boot: int, seed: int) -> None:
-        rng = np.random.default_rng(seed)
-        self.n_pos, self.n_neg = n_pos, n_neg
-        self.pos = rng.integers(0, n_pos, size=(n_boot, n_pos)) if n_pos else None
-        self.neg = rng.integers(0, n_neg, size=(n_boot, n_neg)) if n_neg else None
-        self.n_boot = n_boot
-
-    def mean_prob(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``p`` ``(S, n_pos + n_neg)`` → estimate ``(S,)``, replicates ``(S, B)``."""
-        pp = p[:, : self.n_pos]
-        return pp.mean(axis=1), pp[:, self.pos].mean(axis=2)
-
-    def auroc(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        s = p.shape[0]
-        labels = np.r_[np.ones(self.n_pos, bool), np.zeros(self.n_neg, bool)]
-        est = auroc_rows(p, np.broadcast_to(labels, p.shape))
-        if self.neg is None:
-            return est, np.full((s, self.n_boot), np.nan)
-        rs = np.concatenate([p[:, : self.n_pos][:, self.pos],
-                             p[:, self.n_pos:][:, self.neg]], axis=2)  # (S, B, n)
-        reps = auroc_rows(rs.reshape(s * self.n_boot, -1),
-                          np.broadcast_to(labels, (s * self.n_boot, labels.size)))
-        return est, reps.reshape(s, self.n_boot)
-
-
-def _ci(reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        lo, hi = np.nanquantile(reps, [0.025, 0.975], axis=-1)
-    return lo, hi
-
-
-def area_rows(fr: np.ndarray, curves: dict[str, tuple[np.ndarray, np.ndarray]],
-              ) -> dict[str, tuple[float, float, float]]:
-    """Areas ``abc`` (LeRF − MoRF) and ``morf_vs_random`` (random − MoRF) with bootstrap CIs.
-
-    Parameters
-    ----------
-    fr:
-        ``(S,)`` strictly increasing fractions.
-    curves:
-        Order (``morf``, ``lerf``, optionally ``random``) → (estimate ``(S,)``, replicates
-        ``(S, B)``) of one measure, replicates paired across orders.
-
-    Returns
-    -------
-    dict
-        ``"abc"`` (and ``"morf_vs_random"`` when a random curve is given) → (value, low, high).
-    """
-    out = {}
-    pairs = [("abc", "lerf", "morf")]
-    if "random" in curves:
-        pairs.append(("morf_vs_random", "random", "morf"))
-    for name, hi_key, lo_key in pairs:
-        est = float(np.trapezoid(curves[hi_key][0] - curves[lo_key][0], fr))
-        reps = np.trapezoid(curves[hi_key][1] - curves[lo_key][1], fr, axis=0)
-        lo, hi = _ci(reps)
-        out[name] = (est, float(lo), float(hi))
-    return out
 
 
 def _fractions(values: object) -> np.ndarray:
@@ -310,11 +263,13 @@ def _class_runs(ctx: ExperimentContext, with_auroc: bool) -> tuple[list[_ClassRu
 
 
 def _method_maps(ctx: ExperimentContext, method: str, runs: list[_ClassRun],
-                 negs: BeatSelection | None) -> list[np.ndarray]:
+                 negs: BeatSelection | None, explain_negatives: bool) -> list[np.ndarray]:
     """Per class run: maps for that class of its positives then its negatives.
 
     The positives' maps are the shared maps of ``ctx.beats`` (computed once for every experiment);
-    the negatives of all classes are explained in one call, each for its class.
+    the negatives of all classes are explained in one call, each for its class, when
+    ``explain_negatives``; otherwise (and always for the oracle) they get a flat map, which
+    :func:`ranking` turns into exactly the random reference order of the class run.
     """
     if method.startswith("oracle_") and method.endswith("_mask"):
         mask = getattr(ctx.dataset, method[len("oracle_"):])
@@ -327,23 +282,27 @@ def _method_maps(ctx: ExperimentContext, method: str, runs: list[_ClassRun],
         return out
     seed = ctx.seeds[0]
     pos_maps = ctx.attributions(method, seed=seed)
-    neg_maps = None if negs is None else ctx.attributions(method, seed=seed, beats=negs,
-                                                          target=negs.target)
+    neg_maps = None
+    if negs is not None and explain_negatives:
+        neg_maps = ctx.attributions(method, seed=seed, beats=negs, target=negs.target)
     out = []
     for r in runs:
         a = pos_maps[r.pos_rows]
         if r.neg is not None:
-            a = np.concatenate([a, neg_maps[r.neg_rows]])
+            flat = np.zeros((r.neg.n, *a.shape[1:]), a.dtype)
+            a = np.concatenate([a, flat if neg_maps is None else neg_maps[r.neg_rows]])
         out.append(a)
     return out
 
 
 def _add_curves(ctx: ExperimentContext, model: Any, run: _ClassRun, method: str,
                 orders: dict[str, tuple[np.ndarray, np.ndarray]], hows: Sequence[str],
-                fr: np.ndarray, patch_ms: float, with_auroc: bool, leads: bool) -> None:
+                fr: np.ndarray, patch_ms: float, with_auroc: bool, leads: bool,
+                rank_by: str | None = None) -> None:
     """Curves of one method (or the random ranking) for one class, into ``run.curves``.
 
-    ``orders`` maps ``morf``/``lerf``/``random`` to the (patch order, lead order) rankings.
+    ``orders`` maps ``morf``/``lerf``/``random`` to the (patch order, lead order) rankings;
+    ``rank_by`` is the :data:`RANKINGS` entry they came from (``None`` for the random ranking).
     """
     from ecgsignal.models import predict_proba
 
@@ -352,7 +311,8 @@ def _add_curves(ctx: ExperimentContext, model: Any, run: _ClassRun, method: str,
     x = run.x
 
     def summarise(key: tuple, probs: np.ndarray) -> None:
-        run.curves[key] = {"mean_prob": run.boot.mean_prob(probs)}
+        run.curves[key] = {"mean_prob": run.boot.mean_prob(probs),
+                           "mean_logodds": run.boot.mean_logodds(probs)}
         if with_auroc:
             run.curves[key]["auroc"] = run.boot.auroc(probs)
 
@@ -382,10 +342,10 @@ def _add_curves(ctx: ExperimentContext, model: Any, run: _ClassRun, method: str,
         for how in hows:
             noise_seed = _seed(ctx.seed, run.c, 17, REPLACEMENTS.available().index(how))
             masks = [removal_mask(o_patch, f, t_len, fs, patch_ms) for f in fr]
-            queue((method, how, "patch", order), masks, how, noise_seed)
+            queue((method, rank_by, how, "patch", order), masks, how, noise_seed)
             if leads:
                 masks = [lead_removal_mask(o_lead, k, t_len) for k in range(n_leads + 1)]
-                queue((method, how, "lead", order), masks, how, noise_seed)
+                queue((method, rank_by, how, "lead", order), masks, how, noise_seed)
     flush()
 
 
@@ -417,6 +377,14 @@ def run_perturbation(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataF
             raise ConfigError("the oracle ranking needs ground-truth masks (synthetic data only)")
         methods.append(oracle_name(p["oracle"]))
     with_auroc = bool(p["auroc"])
+    rank_bys = [p["rankings"]] if isinstance(p["rankings"], str) else list(p["rankings"] or [])
+    if not rank_bys or any(rb not in RANKINGS for rb in rank_bys):
+        raise ConfigError(f"parameter 'rankings' must be a non-empty list of {RANKINGS}; got "
+                          f"{p['rankings']!r}")
+    rank_bys = list(dict.fromkeys(rank_bys))
+    if p["negatives"] not in _NEGATIVES:
+        raise ConfigError(f"parameter 'negatives' must be one of {_NEGATIVES}; got "
+                          f"{p['negatives']!r}")
     model_seed = ctx.seeds[0]
     model = ctx.model(model_seed)
     ds = ctx.dataset
@@ -433,11 +401,15 @@ def run_perturbation(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataF
                           ranking(np.zeros((n, n_leads)), "random", seed=r.rank_seed))}
         _add_curves(ctx, model, r, RANDOM_RANKING, rnd, hows, fr, patch_ms, with_auroc, leads)
     for m in methods:
-        for r, a in zip(runs, _method_maps(ctx, m, runs, negs)):
-            scores, lead_scores = patch_scores(a, ds.fs, patch_ms), np.abs(a).sum(axis=2)
-            orders = {o: (ranking(scores, o, seed=r.rank_seed),
-                          ranking(lead_scores, o, seed=r.rank_seed)) for o in ("morf", "lerf")}
-            _add_curves(ctx, model, r, m, orders, hows, fr, patch_ms, with_auroc, leads)
+        for r, a in zip(runs, _method_maps(ctx, m, runs, negs, p["negatives"] == "explained")):
+            for rb in rank_bys:
+                signed = rb == "signed"
+                scores = patch_scores(a, ds.fs, patch_ms, signed=signed)
+                lead_scores = (a if signed else np.abs(a)).sum(axis=2)
+                orders = {o: (ranking(scores, o, seed=r.rank_seed),
+                              ranking(lead_scores, o, seed=r.rank_seed))
+                          for o in ("morf", "lerf")}
+                _add_curves(ctx, model, r, m, orders, hows, fr, patch_ms, with_auroc, leads, rb)
     per_class = {ds.class_names[r.c]: r.curves for r in runs}
     sizes = {ds.class_names[r.c]: (r.pos.n, 0 if r.neg is None else r.neg.n) for r in runs}
     if not per_class:
@@ -452,7 +424,7 @@ def run_perturbation(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataF
         for meas in per_class[classes[0]][key]:
             ests = np.stack([per_class[c][key][meas][0] for c in classes])
             reps = np.stack([per_class[c][key][meas][1] for c in classes])
-            if meas == "mean_prob":
+            if meas in ("mean_prob", "mean_logodds"):
                 pooled[key][meas] = (np.tensordot(w, ests, 1) / w.sum(),
                                      np.tensordot(w, reps, 1) / w.sum())
             else:
@@ -464,7 +436,7 @@ def run_perturbation(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataF
     groups = [(c, per_class[c], sizes[c]) for c in classes]
     groups.append((POOLED, pooled, (int(w.sum()), sum(sizes[c][1] for c in classes))))
     for cname, cur, (n_pos, n_neg) in groups:
-        for (m, how, unit, order), meas_d in cur.items():
+        for (m, rb, how, unit, order), meas_d in cur.items():
             steps = fr if unit == "patch" else lead_fr
             for meas, (est, reps) in meas_d.items():
                 lo, hi = _ci(reps)
@@ -475,23 +447,23 @@ def run_perturbation(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataF
                         "value": float(est[j]), "ci_low": float(lo[j]), "ci_high": float(hi[j]),
                         "order": order, "replacement": how, "unit": unit,
                         "n_removed": j if unit == "lead" else pd.NA, "n": n_pos, "n_neg": n_neg,
+                        "ranking": pd.NA if rb is None else rb,
                         "own_perturbation": graded_on_own_perturbation(m, how, unit, patch_ms),
                     })
-        for m in methods:
-            for how in hows:
-                for unit in ("patch", "lead") if p["leads"] else ("patch",):
-                    steps = fr if unit == "patch" else lead_fr
-                    for meas in _CURVE_MEASURES if with_auroc else ("mean_prob",):
-                        curves = {o: cur[(m, how, unit, o)][meas] for o in ("morf", "lerf")}
-                        curves["random"] = cur[(RANDOM_RANKING, how, unit, "random")][meas]
-                        for name, (v, lo, hi) in area_rows(steps, curves).items():
-                            records.append({
-                                "experiment": "perturbation", "method": m, "class": cname,
-                                "seed": model_seed, "measure": f"{name}_{meas}", "value": v,
-                                "ci_low": lo, "ci_high": hi, "replacement": how, "unit": unit,
-                                "n": n_pos, "n_neg": n_neg, "own_perturbation":
-                                graded_on_own_perturbation(m, how, unit, patch_ms),
-                            })
+        for m, rb, how in ((m, rb, how) for m in methods for rb in rank_bys for how in hows):
+            for unit in ("patch", "lead") if p["leads"] else ("patch",):
+                steps = fr if unit == "patch" else lead_fr
+                for meas in _CURVE_MEASURES if with_auroc else ("mean_prob", "mean_logodds"):
+                    curves = {o: cur[(m, rb, how, unit, o)][meas] for o in ("morf", "lerf")}
+                    curves["random"] = cur[(RANDOM_RANKING, None, how, unit, "random")][meas]
+                    for name, (v, lo, hi) in area_rows(steps, curves).items():
+                        records.append({
+                            "experiment": "perturbation", "method": m, "class": cname,
+                            "seed": model_seed, "measure": f"{name}_{meas}", "value": v,
+                            "ci_low": lo, "ci_high": hi, "replacement": how, "unit": unit,
+                            "n": n_pos, "n_neg": n_neg, "ranking": rb, "own_perturbation":
+                            graded_on_own_perturbation(m, how, unit, patch_ms),
+                        })
     if p["roar"]:
         records += roar_records(ctx, _method_list(ctx, p["roar_methods"], "roar_methods"),
                                 [check_fraction(f, "roar_fractions") for f in p["roar_fractions"]],

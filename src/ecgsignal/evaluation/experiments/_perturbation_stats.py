@@ -1,0 +1,83 @@
+"""Bootstrap helpers of Experiment 4: paired, stratified resamples and areas between curves.
+
+Split from :mod:`ecgsignal.evaluation.experiments.perturbation` to keep that module short.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ecgsignal.evaluation._utils import auroc_rows
+from ecgsignal.evaluation.perturbation import log_odds
+
+__all__ = ["area_rows"]
+
+
+class _Boot:
+    """Stratified, paired bootstrap resamples of the positives and negatives of one class."""
+
+    def __init__(self, n_pos: int, n_neg: int, n_boot: int, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        self.n_pos, self.n_neg = n_pos, n_neg
+        self.pos = rng.integers(0, n_pos, size=(n_boot, n_pos)) if n_pos else None
+        self.neg = rng.integers(0, n_neg, size=(n_boot, n_neg)) if n_neg else None
+        self.n_boot = n_boot
+
+    def mean_prob(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``p`` ``(S, n_pos + n_neg)`` → estimate ``(S,)``, replicates ``(S, B)``."""
+        pp = p[:, : self.n_pos]
+        return pp.mean(axis=1), pp[:, self.pos].mean(axis=2)
+
+    def mean_logodds(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`mean_prob` on the log-odds scale (:func:`log_odds`; no saturation at 1)."""
+        return self.mean_prob(log_odds(p))
+
+    def auroc(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s = p.shape[0]
+        labels = np.r_[np.ones(self.n_pos, bool), np.zeros(self.n_neg, bool)]
+        est = auroc_rows(p, np.broadcast_to(labels, p.shape))
+        if self.neg is None:
+            return est, np.full((s, self.n_boot), np.nan)
+        rs = np.concatenate([p[:, : self.n_pos][:, self.pos],
+                             p[:, self.n_pos:][:, self.neg]], axis=2)  # (S, B, n)
+        reps = auroc_rows(rs.reshape(s * self.n_boot, -1),
+                          np.broadcast_to(labels, (s * self.n_boot, labels.size)))
+        return est, reps.reshape(s, self.n_boot)
+
+
+def _ci(reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanquantile(reps, [0.025, 0.975], axis=-1)
+    return lo, hi
+
+
+def area_rows(fr: np.ndarray, curves: dict[str, tuple[np.ndarray, np.ndarray]],
+              ) -> dict[str, tuple[float, float, float]]:
+    """Areas ``abc`` (LeRF − MoRF) and ``morf_vs_random`` (random − MoRF) with bootstrap CIs.
+
+    Parameters
+    ----------
+    fr:
+        ``(S,)`` strictly increasing fractions.
+    curves:
+        Order (``morf``, ``lerf``, optionally ``random``) → (estimate ``(S,)``, replicates
+        ``(S, B)``) of one measure, replicates paired across orders.
+
+    Returns
+    -------
+    dict
+        ``"abc"`` (and ``"morf_vs_random"`` when a random curve is given) → (value, low, high).
+    """
+    out = {}
+    pairs = [("abc", "lerf", "morf")]
+    if "random" in curves:
+        pairs.append(("morf_vs_random", "random", "morf"))
+    for name, hi_key, lo_key in pairs:
+        est = float(np.trapezoid(curves[hi_key][0] - curves[lo_key][0], fr))
+        reps = np.trapezoid(curves[hi_key][1] - curves[lo_key][1], fr, axis=0)
+        lo, hi = _ci(reps)
+        out[name] = (est, float(lo), float(hi))
+    return out
