@@ -8,6 +8,8 @@ import random
 import numpy as np
 import pytest
 
+import ecgsignal.attribution  # noqa: F401  (puts a working zennit in place before Quantus imports it)
+
 
 @pytest.fixture(autouse=True)
 def _fixed_seeds():

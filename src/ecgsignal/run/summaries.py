@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ecgsignal.errors import DataError
+from ecgsignal.evaluation.perturbation import graded_on_own_perturbation
 
 __all__ = [
     "areas",
@@ -359,7 +360,8 @@ def randomization_endpoints(randomization: pd.DataFrame, measure: str = "spearma
 
 
 def areas(perturbation: pd.DataFrame, measure: str = "mean_prob", kind: str = "abc",
-          unit: str = "patch", cls: str = "all", ranking: str = "abs") -> pd.DataFrame:
+          unit: str = "patch", cls: str = "all", ranking: str = "abs",
+          exclude_own: bool = False) -> pd.DataFrame:
     """Experiment 4's area rows of one kind, measure, unit and class, largest mean area first.
 
     Parameters
@@ -375,12 +377,17 @@ def areas(perturbation: pd.DataFrame, measure: str = "mean_prob", kind: str = "a
     ranking:
         ``"abs"`` (patches by summed ``|a|``) or ``"signed"`` (positive-first); ignored for a
         table without a ``ranking`` column.
+    exclude_own:
+        Drop the rows where a method is graded on its own perturbation (Occlusion under zero
+        replacement on its own 40 ms grid), as every ranking of methods must.
 
     Returns
     -------
     pandas.DataFrame
         ``method``, ``replacement``, ``value``, ``ci_low``, ``ci_high``, ``positive``
-        (``ci_low > 0``: the ranking beats its reverse, or beats a random ranking).
+        (``ci_low > 0``: the ranking beats its reverse, or beats a random ranking) and
+        ``own_perturbation`` (the table's column; for a table saved without it, recomputed with
+        :func:`~ecgsignal.evaluation.perturbation.graded_on_own_perturbation` at 40 ms).
     """
     _need(perturbation, ("method", "class", "measure", "unit", "replacement", "value", "ci_low",
                          "ci_high"), "Experiment 4's table")
@@ -394,6 +401,13 @@ def areas(perturbation: pd.DataFrame, measure: str = "mean_prob", kind: str = "a
                         f"ranking={ranking!r}")
     out = sel[["method", "replacement", "value", "ci_low", "ci_high"]].copy()
     out["positive"] = out["ci_low"].astype(float) > 0
+    if "own_perturbation" in sel.columns:
+        out["own_perturbation"] = sel["own_perturbation"].astype(str).eq("True").to_numpy()
+    else:
+        out["own_perturbation"] = [graded_on_own_perturbation(m, r, unit)
+                                   for m, r in zip(out["method"], out["replacement"])]
+    if exclude_own:
+        out = out[~out["own_perturbation"]]
     mean = out.groupby("method", sort=False)["value"].transform("mean")
     out = out.assign(_m=mean).sort_values("_m", ascending=False, kind="stable")
     return out.drop(columns="_m").reset_index(drop=True)
@@ -405,13 +419,16 @@ def replacement_agreement(perturbation: pd.DataFrame, measure: str = "mean_prob"
                           ) -> pd.DataFrame:
     """Spearman correlation, between replacements, of the methods' areas (do they rank alike?).
 
+    Rows where a method is graded on its own perturbation are left out
+    (``areas(exclude_own=True)``).
+
     Returns
     -------
     pandas.DataFrame
         Square replacement × replacement frame of Spearman ρ over methods (NaN with fewer than
         three methods).
     """
-    a = areas(perturbation, measure, kind, unit, cls, ranking)
+    a = areas(perturbation, measure, kind, unit, cls, ranking, exclude_own=True)
     if methods is not None:
         a = a[a["method"].isin(list(methods))]
     wide = a.pivot(index="method", columns="replacement", values="value")
