@@ -137,7 +137,8 @@ def _replicate_var(v: np.ndarray, n_boot: int, rng: np.random.Generator,
 
 
 def crossed_ci(values: object, *, pairs: Sequence[tuple[int, int]] | np.ndarray | None = None,
-               n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> CI:
+               n_boot: int = 1000, ci: float = 0.95, seed: int = 0,
+               bounds: tuple[object, object] | None = None) -> CI:
     """Mean over units and beats with a CI that resamples units and beats (crossed design).
 
     The variance of the mean has a unit part (models or draws) and a beat part, estimated by
@@ -162,6 +163,9 @@ def crossed_ci(values: object, *, pairs: Sequence[tuple[int, int]] | np.ndarray 
         model paired with its own copy does not exist in the data and is left out). K ≥ 3.
     n_boot, ci, seed:
         Resamples B (per bootstrap), coverage and seed of the ``numpy.random.Generator``.
+    bounds:
+        ``(low, high)`` the mean cannot leave (e.g. ``(-1, 1)`` for correlations), scalars or
+        ``(m,)`` arrays: the symmetric interval is clipped to it.
 
     Returns
     -------
@@ -209,7 +213,10 @@ def crossed_ci(values: object, *, pairs: Sequence[tuple[int, int]] | np.ndarray 
     q = student_t.ppf(0.5 + float(ci) / 2.0, df)
     with np.errstate(invalid="ignore", divide="ignore"):
         p_above = np.where(se > 0, student_t.sf(est / se, df), np.where(est > 0, 0.0, 1.0))
-    return CI(est, est - q * se, est + q * se, p_above)
+    lo, hi = est - q * se, est + q * se
+    if bounds is not None:
+        lo, hi = np.clip(lo, *bounds), np.clip(hi, *bounds)
+    return CI(est, lo, hi, p_above)
 
 
 def bca_ci(values: object, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> CI:
