@@ -27,7 +27,7 @@ import numpy as np
 from ecgsignal.errors import ConfigError
 from ecgsignal.evaluation.crossed import CI, bca_ci, crossed_ci
 
-__all__ = ["DESIGNS", "NOMINAL", "Design", "coverage_table", "run_coverage"]
+__all__ = ["DESIGNS", "LEGACY", "NOMINAL", "Design", "coverage_table", "run_coverage"]
 
 NOMINAL = 0.95
 """Nominal coverage of every interval checked."""
@@ -133,6 +133,25 @@ DESIGNS: tuple[Design, ...] = (
            _skewed_draw(90), _bca),
 )
 """The simulated designs, one per way an experiment calls a CI routine."""
+
+
+def _legacy_pairs_ci(v: np.ndarray, n_boot: int, seed: int) -> CI:
+    """The bootstrap Exp 2 used before issue 12: seed pairs as independent groups, then beats
+    resampled independently within each drawn pair (percentile)."""
+    from ecgsignal.evaluation.statistics import bootstrap_ci_many
+
+    groups = np.repeat(np.arange(v.shape[0]), v.shape[1])
+    est, lo, hi = bootstrap_ci_many(v.reshape(-1, v.shape[2]), n_boot=n_boot, seed=seed,
+                                    groups=groups)
+    return CI(est, lo, hi, np.full(est.shape, np.nan))
+
+
+LEGACY: tuple[Design, ...] = (
+    Design("exp2_model_pairs_old", "bootstrap_ci_many(groups=pair)",
+           "The former Exp 2 interval on the exp2_model_pairs design, for comparison.",
+           _pairs_draw(5, 90, 0.08, 0.04, 0.15, 0.10), _legacy_pairs_ci),
+)
+"""Routines the experiments no longer use, kept to show what the change fixed."""
 
 
 def run_coverage(n_sim: int = 200, n_boot: int = 200, seed: int = 0,
