@@ -335,7 +335,7 @@ def _records(scores: dict[tuple[str, int, str], dict[str, np.ndarray]],
             continue
         diff = np.concatenate([per[m] - per[nulls[m]] for m in methods], axis=-1)
         for cls, idx in groups:
-            r = crossed_ci(diff[:, idx], **boot)
+            r = crossed_ci(diff[:, idx], bounds=(-2.0, 2.0), **boot)
             p_holm = np.full(len(methods) * nk, np.nan)
             fam = np.array([m in family for m in methods for _ in range(nk)])
             for j in range(nk):
@@ -353,7 +353,7 @@ def _records(scores: dict[tuple[str, int, str], dict[str, np.ndarray]],
             continue
         area = np.concatenate([np.mean([st[m] for st in stack], axis=0) for m in methods], -1)
         for cls, idx in groups:
-            r = crossed_ci(area[:, idx], **boot)
+            r = crossed_ci(area[:, idx], bounds=(-1.0, 1.0), **boot)
             for i, m in enumerate(methods):
                 sl = slice(i * nk, (i + 1) * nk)
                 reached = np.full(nk, np.nan)
@@ -370,7 +370,7 @@ def _records(scores: dict[tuple[str, int, str], dict[str, np.ndarray]],
         n_draws = stacked.shape[0]
         full = order != "independent" and k == n_stages
         for cls, idx in groups:
-            r = crossed_ci(stacked[:, idx], **boot)
+            r = crossed_ci(stacked[:, idx], bounds=(-1.0, 1.0), **boot)
             n_fin = np.isfinite(stacked[:, idx]).sum(axis=(0, 1))
             for i, m in enumerate(methods):
                 ex = excess.get((order, k, m, cls)) if ref == "trained" else None
