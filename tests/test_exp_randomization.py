@@ -241,3 +241,15 @@ def test_path_summary_and_partial_spearman(table):
     assert len(part) > 0 and part["value"].between(-1, 1).all()
     # |x| against itself, controlling for |x|, has nothing left: NaN
     assert _rows(table, reference="trained_partial_input", method="input")["value"].isna().all()
+
+
+def test_profiles_set_the_weight_draws():
+    from ecgsignal.run.pipeline import experiment_params
+    from ecgsignal.run.profiles import load_profile
+
+    assert experiment_params(load_profile("book"), "randomization")["draws"] >= 5
+    assert experiment_params(load_profile("smoke"), "randomization")["draws"] >= 2
+    assert experiment_params(load_profile("smoke", randomization_draws=3),
+                             "randomization")["draws"] == 3
+    with pytest.raises(ConfigError, match="randomization_draws"):
+        load_profile("smoke", randomization_draws=0)
