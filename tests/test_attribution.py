@@ -171,7 +171,7 @@ ALL = METHODS.available()
 # --------------------------------------------------------------------------- registry
 def test_groups_and_names():
     assert len(PAPER_METHODS) == 12 and len(set(PAPER_METHODS)) == 12
-    assert CONTROLS == ("random", "input", "edge")
+    assert CONTROLS == ("random", "input", "edge", "input_noise")
     for name in PAPER_METHODS + CONTROLS + EXTRAS:
         assert name in METHODS
     assert [n for n in ALL if METHODS.get(n).paper] == sorted(
@@ -189,9 +189,9 @@ def test_spec_metadata():
     assert [n for n, s in specs.items() if not s.lead_resolved] == ["gradcam"]
     assert {n for n, s in specs.items() if s.multiplies_input} == {
         "input_x_gradient", "integrated_gradients", "deeplift", "deeplift_shap",
-        "gradient_shap", "lrp", "lrp_epsilon_captum", "input"}
+        "gradient_shap", "lrp", "lrp_epsilon_captum", "input", "input_noise"}
     assert {n for n, s in specs.items() if s.stochastic} == {
-        "smoothgrad", "gradient_shap", "random", "lime", "kernel_shap", "vargrad"}
+        "smoothgrad", "gradient_shap", "random", "input_noise", "lime", "kernel_shap", "vargrad"}
     assert {n for n, s in specs.items() if s.needs_baselines} == {"deeplift_shap",
                                                                    "gradient_shap"}
     assert {n for n, s in specs.items() if not s.target_dependent} == set(CONTROLS)
@@ -262,7 +262,7 @@ def test_model_and_global_rng_unchanged(name, cnn, beats, baselines):
         raise r["unchanged"]
 
 
-@pytest.mark.parametrize("name", ["smoothgrad", "gradient_shap", "random", "lime"])
+@pytest.mark.parametrize("name", ["smoothgrad", "gradient_shap", "random", "input_noise", "lime"])
 def test_stochastic_maps_do_not_depend_on_chunking(name, cnn, beats, baselines):
     kw = dict(baselines=baselines, seed=5)
     if name == "lime":
@@ -365,6 +365,15 @@ def test_controls(linear):
     np.testing.assert_array_equal(r1, r2)  # independent of model, input and target
     big = attribute(net, np.zeros((64, 12, 16), np.float32), 0, "random")
     assert abs(big.mean()) < 0.02 and abs(big.std() - 1) < 0.02
+    # input_noise = x ⊙ standard normal noise, seeded, the same whatever the model
+    n1 = attribute(net, x, target, "input_noise", seed=1)
+    ratio = (n1 / np.where(x == 0, 1, x))[x != 0]
+    assert abs(ratio.mean()) < 0.2 and abs(ratio.std() - 1) < 0.2
+    np.testing.assert_array_equal(
+        n1, attribute(LinearNet(x.shape[2], seed=9), x, 0, "input_noise", seed=1))
+    n2 = attribute(net, x, target, "input_noise", seed=2)
+    assert not np.allclose(n1, n2)  # fresh noise with another seed
+    assert np.all(n1[x == 0] == 0)  # zero where the input is zero
 
 
 def test_gradcam_needs_a_layer(linear):

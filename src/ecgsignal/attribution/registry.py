@@ -41,8 +41,10 @@ PAPER_METHODS: tuple[str, ...] = (
 )
 """The 12 attribution methods compared in the paper, in its order."""
 
-CONTROLS: tuple[str, ...] = ("random", "input", "edge")
-"""Null explainers (Binder et al. 2023; Adebayo et al. 2018): no model, no target."""
+CONTROLS: tuple[str, ...] = ("random", "input", "edge", "input_noise")
+"""Null explainers (Binder et al. 2023; Adebayo et al. 2018): no model, no target.
+
+``input_noise`` (x ⊙ noise) is the matched null of every method that multiplies by the input."""
 
 EXTRAS: tuple[str, ...] = ("deconvolution", "feature_ablation", "lime", "kernel_shap", "vargrad",
                            "lrp_epsilon_captum")

@@ -63,6 +63,7 @@ CHAPTERS: tuple[str, ...] = (
     "10_workshop",
     "11_your_data",
     "12_performance",
+    "13_statistics",
 )
 NOTEBOOK_DIR = "notebooks"
 EXECUTED_DIR = "book/_executed"

@@ -1,4 +1,4 @@
-"""The ``ecgsignal`` command line: data, train, attribute, experiment, book, bench."""
+"""The ``ecgsignal`` command line: data, train, attribute, experiment, book, coverage, bench."""
 
 from __future__ import annotations
 
@@ -191,6 +191,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(args)
 
 
+# --------------------------------------------------------------------------- coverage
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from ecgsignal.evaluation.coverage import coverage_table, run_coverage
+
+    res = run_coverage(n_sim=args.n_sim, n_boot=args.n_boot, seed=args.seed)
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    table = coverage_table(res)
+    print(f"coverage of nominal 95 % intervals, {args.n_sim} simulations, B = {args.n_boot}")
+    for row in table.itertuples(index=False):
+        ok = "ok " if 0.90 <= row.coverage <= 0.98 else "OUT"
+        print(f"  {ok} {row.design:<22} {row.routine:<18} {row.coverage:6.3f}  "
+              f"width {row.mean_width:.3f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecgsignal",
@@ -255,6 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
     brun.set_defaults(func=cmd_book_run)
     bbuild = bsub.add_parser("build", help="build the static site with Jupyter Book (no execution)")
     bbuild.set_defaults(func=cmd_book_build)
+
+    cov = sub.add_parser("coverage", help="measured coverage of every CI routine on simulated data")
+    cov.add_argument("--n-sim", type=int, default=200, help="simulations per design (default 200)")
+    cov.add_argument("--n-boot", type=int, default=200,
+                     help="bootstrap resamples per interval (default 200)")
+    cov.add_argument("--seed", type=int, default=0, help="seed of the simulations (default 0)")
+    cov.add_argument("--json", action="store_true", help="print the results as JSON")
+    cov.set_defaults(func=cmd_coverage)
 
     bench = sub.add_parser("bench", help="side-by-side speed ratios (see the Performance appendix)")
     bench.add_argument("--json", action="store_true", help="print the results as JSON")

@@ -89,7 +89,8 @@ def experiment_params(p: Profile, name: str) -> dict[str, Any]:
     if name in ("similarity", "consistency"):
         return {"measures": list(p.similarity_measures)}
     if name == "randomization":
-        return {"orders": list(p.randomization_orders), "normalizations": ["raw", "abs_max"]}
+        return {"orders": list(p.randomization_orders), "normalizations": ["raw", "abs_max"],
+                "draws": p.randomization_draws}
     if name == "perturbation":
         return {"fractions": list(p.fractions), "replacements": list(p.perturbation_replacements),
                 "roar": p.roar}

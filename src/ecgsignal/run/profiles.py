@@ -49,6 +49,7 @@ class Profile:
     device: str = "cpu"
     similarity_measures: tuple[str, ...] = ("spearman_abs",)
     randomization_orders: tuple[str, ...] = ("top_down",)
+    randomization_draws: int = 5        # weight draws per stage in Exp 3 (CI over draws × beats)
     perturbation_replacements: tuple[str, ...] = ("zero", "mean", "interp", "noise")
     fractions: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
     roar: bool = False
@@ -234,7 +235,7 @@ def _check(p: Profile) -> None:
             raise ConfigError(f"{field} must be >= 0, got {getattr(p, field)}")
     if any(s < 0 for s in p.seeds):
         raise ConfigError(f"seeds must be >= 0, got {list(p.seeds)}")
-    for field in ("batch_size", "cube_beats", "cell_timeout"):
+    for field in ("batch_size", "cube_beats", "cell_timeout", "randomization_draws"):
         if getattr(p, field) < 1:
             raise ConfigError(f"{field} must be >= 1, got {getattr(p, field)}")
     _check_names(p)

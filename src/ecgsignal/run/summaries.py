@@ -89,9 +89,11 @@ def similarity_to_others(ctx: Any, measures: Sequence[str] = ("spearman_abs",), 
 
     For method *m* and beat *i*, the score is the mean over the comparison methods (every other
     method that is not a control; for a control, every non-control method) of the similarity of
-    their maps of beat *i* on the reference model. Its mean over beats gets a seeded percentile
-    bootstrap CI over beats (``ctx.n_boot`` resamples, paired across methods), per class and
-    pooled (``"all"``). Maps come from ``ctx.attributions`` (shared with Experiment 1).
+    their maps of beat *i* on each model of the context. Its mean over models and beats gets a
+    95 % CI that resamples the models and one beat set shared by them
+    (:func:`~ecgsignal.evaluation.crossed.crossed_ci`, ``ctx.n_boot`` resamples, paired across
+    methods), per class and pooled (``"all"``). Maps come from ``ctx.attributions`` (shared with
+    Experiment 1).
 
     Parameters
     ----------
@@ -107,14 +109,16 @@ def similarity_to_others(ctx: Any, measures: Sequence[str] = ("spearman_abs",), 
     -------
     pandas.DataFrame
         Columns ``method``, ``class``, ``measure``, ``value``, ``ci_low``, ``ci_high``, ``n``
-        (beats with a finite score), ``control`` (bool), ``n_compared`` (methods averaged).
+        ((model, beat) scores that are finite), ``control`` (bool), ``n_compared`` (methods
+        averaged) and ``n_models``. As in Experiment 1, the value is the mean over every model of
+        the context and the beats, and the CI resamples models and one shared beat set.
     """
     from ecgsignal.attribution import CONTROLS
+    from ecgsignal.evaluation.crossed import crossed_ci
     from ecgsignal.evaluation.experiments._groups import check_names, class_groups
     from ecgsignal.evaluation.experiments.consistency import comparison_methods
     from ecgsignal.evaluation.experiments.similarity import pairwise_similarity
     from ecgsignal.evaluation.similarity import SIMILARITY
-    from ecgsignal.evaluation.statistics import bootstrap_ci_many
 
     meas = check_names(list(measures), SIMILARITY, "measures")
     all_methods = list(dict.fromkeys(ctx.methods))
@@ -123,32 +127,36 @@ def similarity_to_others(ctx: Any, measures: Sequence[str] = ("spearman_abs",), 
     if unknown or len(names) < 2:
         raise DataError(f"methods must be at least two of the context's methods {all_methods}; "
                         f"got {names}")
-    seed = ctx.seeds[0]
-    maps = {m: ctx.attributions(m, seed=seed) for m in names}
+    seeds = list(dict.fromkeys(int(s) for s in ctx.seeds))
+    per_model = [{m: ctx.attributions(m, seed=s) for m in names} for s in seeds]
     beats = ctx.beats
     groups = class_groups(beats)
     non_controls = [m for m in names if m not in CONTROLS]
     records: list[dict[str, Any]] = []
     for ms in meas:
-        pw = pairwise_similarity(maps, ms)
-        cols, n_cmp = [], []
-        for m in names:
-            others = (comparison_methods(m, names) if m not in CONTROLS
-                      else [o for o in non_controls if o != m] or [o for o in names if o != m])
-            stack = np.stack([pw[(m, o)] if (m, o) in pw else pw[(o, m)] for o in others])
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN beats stay NaN
-                cols.append(np.nanmean(stack, axis=0))
-            n_cmp.append(len(others))
-        values = np.stack(cols, axis=1)  # (n beats, n methods)
+        cube = []  # per model: (n beats, n methods)
+        for maps in per_model:
+            pw = pairwise_similarity(maps, ms)
+            cols, n_cmp = [], []
+            for m in names:
+                others = (comparison_methods(m, names) if m not in CONTROLS
+                          else [o for o in non_controls if o != m] or [o for o in names if o != m])
+                stack = np.stack([pw[(m, o)] if (m, o) in pw else pw[(o, m)] for o in others])
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN beats stay NaN
+                    cols.append(np.nanmean(stack, axis=0))
+                n_cmp.append(len(others))
+            cube.append(np.stack(cols, axis=1))
+        values = np.stack(cube)  # (models, n beats, n methods): crossed, as in Experiment 1
         for cls, idx in groups:
-            est, lo, hi = bootstrap_ci_many(values[idx], n_boot=ctx.n_boot, seed=ctx.seed)
-            n_fin = np.isfinite(values[idx]).sum(axis=0)
+            r = crossed_ci(values[:, idx], n_boot=ctx.n_boot, seed=ctx.seed, bounds=(-1.0, 1.0))
+            n_fin = np.isfinite(values[:, idx]).sum(axis=(0, 1))
             for j, m in enumerate(names):
-                records.append({"method": m, "class": cls, "measure": ms, "value": float(est[j]),
-                                "ci_low": float(lo[j]), "ci_high": float(hi[j]),
-                                "n": int(n_fin[j]), "control": m in CONTROLS,
-                                "n_compared": n_cmp[j]})
+                records.append({"method": m, "class": cls, "measure": ms,
+                                "value": float(r.estimate[j]), "ci_low": float(r.low[j]),
+                                "ci_high": float(r.high[j]), "n": int(n_fin[j]),
+                                "control": m in CONTROLS, "n_compared": n_cmp[j],
+                                "n_models": len(seeds)})
     return pd.DataFrame.from_records(records)
 
 
