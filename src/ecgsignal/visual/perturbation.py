@@ -153,6 +153,8 @@ def plot_area_between(df: pd.DataFrame, ax: Axes | None = None, *, measure: str 
     label = "LeRF − MoRF" if kind == "abc" else "random − MoRF"
     ax.set_xlabel(f"area between curves ({label}, {measure}; mean, 95 % CI)")
     where = "all classes" if str(cls) == "all" else f"class {cls}"
-    ax.set_title(f"Faithfulness by perturbation, {where}")
+    what = {"mean_prob": "mean probability", "auroc": "class AUROC"}.get(measure, measure)
+    # the title names curve pair, measure and unit, so that every area figure has its own
+    ax.set_title(f"Area {label} of the {what}, removing {unit}s, {where}")
     ax.legend(title="replacement", fontsize=7, title_fontsize=7, frameon=False)
     return ax
