@@ -15,7 +15,11 @@
 3. plotly.js only where needed. ``_static/vendor/plotly.min.js`` (about 4.8 MB) is added to a
    page's ``<head>`` only when the page holds a plotly figure (an explorer), not to every page.
 
-4. Duplicate inline scripts. Under Jupyter Book 1.0.4, sphinx-thebe registers its inline
+4. No Font Awesome JavaScript. pydata-sphinx-theme's stylesheet already carries Font Awesome's
+   icon classes and web fonts, so its ``fontawesome.js`` (1.5 MB, which only swaps the same
+   icons for SVGs) is dropped from every page and from the output.
+
+5. Duplicate inline scripts. Under Jupyter Book 1.0.4, sphinx-thebe registers its inline
    configuration script (``const THEBE_JS_URL = …``) twice, and every page then logs
    "Identifier 'THEBE_JS_URL' has already been declared". Exact duplicates are dropped from the
    page's script list.
@@ -24,6 +28,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +97,24 @@ def plotly_where_needed(app, pagename, templatename, context, doctree) -> None:
         app.add_js_file(PLOTLY_JS, priority=200)
 
 
+FONTAWESOME_JS = re.compile(
+    r'[ \t]*<script[^>]*src="[^"]*_static/scripts/fontawesome\.js[^"]*"[^>]*>\s*</script>\n?')
+
+
+def drop_fontawesome_js(app, exception) -> None:
+    """``build-finished`` hook: remove fontawesome.js from the pages and the output."""
+    if exception is not None or app.builder.format != "html":
+        return
+    out = Path(app.outdir)
+    for page in out.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        new = FONTAWESOME_JS.sub("", text)
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+    for f in (out / "_static" / "scripts").glob("fontawesome.js*"):
+        f.unlink()
+
+
 def _script_key(js: Any) -> tuple:
     # sphinx-thebe registers its inline script with filename None, Sphinx re-adds it with "".
     filename = getattr(js, "filename", js) or ""
@@ -119,4 +142,5 @@ def setup(app):
     app.connect("html-page-context", fix_launch_links, priority=900)
     app.connect("html-page-context", plotly_where_needed, priority=500)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
+    app.connect("build-finished", drop_fontawesome_js)
     return {"version": "1.1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -154,10 +154,23 @@ def describe_figures() -> bool:
     ip = get_ipython()
     if ip is None:
         return False
+    import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
     from ecgsignal.visual.describe import describe_figure
 
-    ip.display_formatter.formatters["text/plain"].for_type(
-        Figure, lambda fig, p, cycle: p.text(describe_figure(fig)))
+    # The inline backend drops every formatter registered for Figure when it loads (at the first
+    # figure): load it now with a throwaway figure, then register; re-register before each cell
+    # in case a later backend switch drops it again.
+    plt.close(plt.figure())
+    plain = ip.display_formatter.formatters["text/plain"]
+
+    def register(*_: Any) -> None:
+        if Figure not in plain.type_printers:
+            plain.for_type(Figure, lambda fig, p, cycle: p.text(describe_figure(fig)))
+
+    register()
+    if not getattr(ip, "_ecgsignal_describes_figures", False):
+        ip.events.register("pre_run_cell", register)
+        ip._ecgsignal_describes_figures = True
     return True

@@ -56,9 +56,9 @@
    * shares of the plot area, `legendY` where the legend sits in the plot area. */
   var NARROW = 600;
   var PHONE = {
-    randomization: {titleLines: 4, top: 185, plot: 600, bottom: 150, map: [0.42, 1],
+    randomization: {titleLines: 4, top: 195, plot: 600, bottom: 150, map: [0.42, 1],
                     plot2: [0, 0.30], legendY: 0.30, legendAnchor: "top", sliderPx: 55},
-    perturbation: {titleLines: 3, top: 205, plot: 620, bottom: 170, map: [0.48, 1],
+    perturbation: {titleLines: 3, top: 215, plot: 620, bottom: 170, map: [0.48, 1],
                    plot2: [0, 0.26], legendY: 0.27, legendAnchor: "bottom", sliderPx: 80}
   };
   function pick(obj, path) {
@@ -70,13 +70,13 @@
     upd["margin.t"] = P.top; upd["margin.b"] = P.bottom; upd["margin.l"] = 44; upd["margin.r"] = 8;
     upd["xaxis.domain"] = [0, 1]; upd["xaxis2.domain"] = [0, 1];
     upd["yaxis.domain"] = P.map; upd["yaxis2.domain"] = P.plot2;
-    upd["title.y"] = 1 - 34 / H; upd["title.yanchor"] = "top"; upd["title.font.size"] = 11;
+    upd["title.y"] = 1 - 44 / H; upd["title.yanchor"] = "top"; upd["title.font.size"] = 11;
     /* the whole menu array is replaced: plotly leaves stale buttons behind when only a menu's
        type is relayouted */
     upd.updatemenus = (L.updatemenus || []).map(function (m, i) {
       var c = JSON.parse(JSON.stringify(m));
       c.x = 0; c.xanchor = "left"; c.yanchor = "top";
-      c.y = 1 + (P.top - (40 + 15 * P.titleLines + 38 * i)) / P.plot;
+      c.y = 1 + (P.top - (52 + 15 * P.titleLines + 38 * i)) / P.plot;
       if (c.type === "buttons") { c.type = "dropdown"; c.direction = "down"; }
       return c;
     });
