@@ -132,6 +132,7 @@ def test_area_figures_have_distinct_titles():
         titles.append(ax.get_title())
         plt.close(ax.figure)
     assert len(set(titles)) == 4, titles
+    assert titles[0] == "Area LeRF − MoRF of the mean probability, removing patches, all classes"
 
 
 def _repo_url() -> str:

@@ -155,6 +155,7 @@ def plot_area_between(df: pd.DataFrame, ax: Axes | None = None, *, measure: str 
     where = "all classes" if str(cls) == "all" else f"class {cls}"
     what = {"mean_prob": "mean probability", "auroc": "class AUROC"}.get(measure, measure)
     # the title names curve pair, measure and unit, so that every area figure has its own
-    ax.set_title(f"Area {label} of the {what}, removing {unit}s, {where}")
+    units = {"patch": "patches", "lead": "leads"}.get(unit, f"{unit}s")
+    ax.set_title(f"Area {label} of the {what}, removing {units}, {where}")
     ax.legend(title="replacement", fontsize=7, title_fontsize=7, frameon=False)
     return ax
