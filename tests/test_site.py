@@ -171,3 +171,25 @@ def test_binder_installs_the_package_with_the_live_explorers_dependencies():
     assert re.search(r"^torch==", req, re.M) and "ipywidgets" in req
     post = (REPO / "binder" / "postBuild").read_text()
     assert re.search(r"pip install .*-e \"?\.\[book\]", post)
+
+
+def test_fontawesome_js_is_dropped_from_pages_and_output(tmp_path):
+    ext = _site_ext()
+    (tmp_path / "_static" / "scripts").mkdir(parents=True)
+    (tmp_path / "_static" / "scripts" / "fontawesome.js").write_text("x")
+    (tmp_path / "_static" / "scripts" / "bootstrap.js").write_text("x")
+    page = tmp_path / "book" / "intro.html"
+    page.parent.mkdir()
+    page.write_text('<head>\n  <script defer src="../_static/scripts/fontawesome.js?digest=1"></script>\n'
+                    '<script defer src="../_static/scripts/bootstrap.js"></script></head>')
+
+    class App:
+        outdir = str(tmp_path)
+
+        class builder:
+            format = "html"
+
+    ext.drop_fontawesome_js(App, None)
+    assert "fontawesome" not in page.read_text() and "bootstrap.js" in page.read_text()
+    assert not (tmp_path / "_static" / "scripts" / "fontawesome.js").exists()
+    assert (tmp_path / "_static" / "scripts" / "bootstrap.js").exists()
