@@ -73,7 +73,7 @@ def test_config_builds_from_executed_copies_offline():
     assert "_static/vendor/" in ignored and "_executed/" in ignored
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     assert "python=3.11" in env["dependencies"]
-    assert any("-e .[book,ptbxl,dask]" in p for d in env["dependencies"] if isinstance(d, dict)
+    assert any("-e .[book,ptbxl,dask,lrp]" in p for d in env["dependencies"] if isinstance(d, dict)
                for p in d["pip"])
 
 

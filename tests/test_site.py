@@ -132,7 +132,7 @@ def test_area_figures_have_distinct_titles():
         titles.append(ax.get_title())
         plt.close(ax.figure)
     assert len(set(titles)) == 4, titles
-    assert titles[0] == "Area LeRF − MoRF of the mean probability, removing patches, all classes"
+    assert titles[0] == "Area LeRF − MoRF of the mean probability, removing patches ranked by |a|, all classes"
 
 
 def _repo_url() -> str:
@@ -170,7 +170,7 @@ def test_binder_installs_the_package_with_the_live_explorers_dependencies():
     req = (REPO / "binder" / "requirements.txt").read_text()
     assert re.search(r"^torch==", req, re.M) and "ipywidgets" in req
     post = (REPO / "binder" / "postBuild").read_text()
-    assert re.search(r"pip install .*-e \"?\.\[book\]", post)
+    assert re.search(r"pip install .*-e \"?\.\[book,lrp\]", post)
 
 
 def test_fontawesome_js_is_dropped_from_pages_and_output(tmp_path):
