@@ -69,3 +69,28 @@ def test_cli_masks_json(smoke, capsys):
     for r in out.values():
         assert set(r) == {"mask_drop", "control_drop", "flipped", "n"}
         assert r["mask_drop"] > r["control_drop"] + 0.2
+
+
+def test_calibration_check_and_accuracy_on_the_smoke_models(smoke):
+    from ecgsignal.models.calibration import accuracy_table, calibration_check
+    from ecgsignal.models.report import auroc_table
+
+    models = {0: smoke.trained(0)}
+    cal = calibration_check(auroc_table(models, smoke.dataset.class_names))
+    assert set(cal["in_band"]) == set(smoke.dataset.class_names)
+    assert cal["macro_mean"] == pytest.approx(np.mean(list(models[0].auroc.values())))
+    acc = accuracy_table(models, smoke.dataset)
+    assert list(acc.columns) == ["seed", "k", "accuracy"] and 0.5 < acc["accuracy"].iloc[0] <= 1.0
+
+
+def test_difficulty_shift_compares_easy_and_realistic(tmp_path):
+    from ecgsignal.evaluation.difficulty import difficulty_shift
+
+    df = difficulty_shift(n_beats=450, epochs=6, batch_size=32, methods=("saliency",), n_per_class=2,
+                          cache_dir=tmp_path)
+    assert set(df["difficulty"]) == {"easy", "realistic"}
+    v = df.set_index(["difficulty", "method", "measure"])["value"]
+    for d in ("easy", "realistic"):
+        assert 0 <= v[d, "model", "p_class"] <= 1 and 0 <= v[d, "saliency", "mass_accuracy"] <= 1
+        assert -1 <= v[d, "saliency", "drop_top10"] <= 1
+    assert v["easy", "model", "macro_auroc"] > v["realistic", "model", "macro_auroc"]  # saturation

@@ -153,3 +153,29 @@ def test_ridge_on_raw_samples_stays_below_090():
     real = linear_baseline(make_synthetic(n=900, seed=0))
     assert real["accuracy"] <= 0.90 and easy["accuracy"] > real["accuracy"] + 0.1
     assert real["n"] == 900 and len(real["fold_accuracy"]) == 3
+
+
+def test_calibration_check_band_and_errors():
+    import pandas as pd
+
+    from ecgsignal.errors import DataError
+    from ecgsignal.models.calibration import calibration_check
+
+    au = pd.DataFrame({"seed": [0, 0, 1, 1], "class": ["A", "B", "A", "B"],
+                       "auroc": [0.97, 0.99, 0.98, 1.0]})
+    cal = calibration_check(au)
+    assert cal["in_band"] == {"A": True, "B": True} and cal["cells_in_band"] == 0.75
+    assert cal["macro_mean"] == pytest.approx(0.985) and cal["calibrated"]
+    assert not calibration_check(au.assign(auroc=1.0))["calibrated"]  # saturated: not the paper's regime
+    with pytest.raises(DataError, match="lacks"):
+        calibration_check(au.drop(columns="seed"))
+
+
+def test_borderline_table_shows_the_populations_meet(batch, measured):
+    from ecgsignal.data.realism import borderline_table
+
+    m, _ = measured
+    tab = borderline_table(m, batch.primary, batch.class_names).set_index(["quantity", "class"])
+    pr = tab.loc[("PR (ms)", "1AVB")]
+    assert pr["NORM max"] < pr["threshold"] <= pr["class min"] and pr["class min"] - pr["NORM max"] < 25
+    assert len(tab) == 8
