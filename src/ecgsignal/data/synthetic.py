@@ -23,6 +23,12 @@ Everything is vectorised over beats (loops run over classes and chunks of beats 
 with :class:`numpy.random.Generator` streams spawned from one :class:`~numpy.random.SeedSequence`:
 patient parameters, class assignment and noise each have their own stream, so the same seed gives
 the same patients at 250 Hz and at 500 Hz.
+
+``SyntheticConfig.difficulty`` chooses the draws: ``"realistic"`` (default;
+:mod:`ecgsignal.data.realism`: overlapping populations labelled at the clinical thresholds,
+EMG/powerline/wander noise, patient and electrode variability, co-occurring findings, flagged label
+noise, noise-relative masks) or ``"easy"`` (the ranges above, far from every threshold). The beat
+model itself (wave tables, class draws, renderer) lives in :mod:`ecgsignal.data.beatmodel`.
 """
 
 from __future__ import annotations
@@ -241,7 +247,11 @@ class SyntheticBatch:
         ``qrs``, ``qt``, ``qtcf`` (ms, as planted), ``axis`` (deg, of the rendered QRS dipole),
         ``p_onset``, ``qrs_onset``, ``j_point``, ``t_peak``, ``t_end`` (s from R), ``noise_uv``
         (σ of the white noise, µV); ``(n, 12)``: ``p_amp``, ``t_amp`` (P and T amplitude per lead,
-        mV, which decide the "visible P/T" leads of the criteria masks).
+        mV, which decide the "visible P/T" leads of the criteria masks); ``mask_threshold_mv``
+        (the difference-mask threshold of each beat: 0.05 mV easy, the noise σ realistic).
+    label_flipped:
+        ``(n,)`` bool: labels deliberately flipped to a wrong class (realistic label noise);
+        ``labels`` differ from ``primary`` exactly there (single-label data).
     """
 
     beats: np.ndarray
