@@ -206,3 +206,13 @@ def test_500_hz_resampled_equals_250_hz_and_masks_agree():
     # noise=False leaves the noise-relative masks as they are with noise
     noisy = generate(cfg, noise=True)
     assert np.array_equal(noisy.diff_mask, a.diff_mask) and np.array_equal(noisy.clean, a.clean)
+
+
+def test_profiles_default_to_realistic_and_check_the_name():
+    from ecgsignal.errors import ConfigError
+    from ecgsignal.run.profiles import load_profile
+
+    assert all(load_profile(n).difficulty == "realistic" for n in ("smoke", "book", "full"))
+    assert load_profile("smoke", difficulty="easy").difficulty == "easy"
+    with pytest.raises(ConfigError, match="unknown difficulty 'hard'; valid: realistic, easy"):
+        load_profile("smoke", difficulty="hard")
