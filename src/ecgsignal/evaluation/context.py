@@ -116,6 +116,8 @@ class ExperimentContext:
         idx, tgt = [], []
         for c in range(ds.n_classes):
             pos = onehot[:, c] > 0
+            if ds.label_flipped is not None:  # flagged label noise: the label is not what was planted
+                pos &= ~ds.label_flipped[test]
             correct = proba.argmax(1) == c if not ds.multilabel else proba[:, c] > 0.5
             cand = np.flatnonzero(pos & correct)
             take = rng.permutation(cand)[: self.n_per_class]

@@ -63,11 +63,11 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise SystemExit("error: --n must be at least 1")
     t0 = time.perf_counter()
-    ds = make_synthetic(SyntheticConfig(n=args.n, fs=args.fs, seed=args.seed))
+    ds = make_synthetic(SyntheticConfig(n=args.n, fs=args.fs, seed=args.seed, difficulty=args.difficulty))
     seconds = time.perf_counter() - t0
     save_npz(args.out, {
         "X": ds.signals, "y": ds.labels, "diff_mask": ds.diff_mask,
-        "criteria_mask": ds.criteria_mask, "split": ds.split,
+        "criteria_mask": ds.criteria_mask, "split": ds.split, "label_flipped": ds.label_flipped,
         "class_names": np.array(ds.class_names), "lead_names": np.array(LEAD_NAMES),
         "fs": np.array(ds.fs),
     }, compress=True)
@@ -114,6 +114,30 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("test AUROC per class:")
         for c, v in tm.auroc.items():
             print(f"  {c:<6} {v:.4f}")
+    return 0
+
+
+# --------------------------------------------------------------------------- masks
+def cmd_masks(args: argparse.Namespace) -> int:
+    from ecgsignal.evaluation.necessity import mask_necessity
+    from ecgsignal.run.pipeline import build_context
+
+    prof = _load(args)
+    if prof.dataset != "synthetic":
+        raise SystemExit(f"error: the necessity check needs the synthetic data's counterfactuals, "
+                         f"not dataset={prof.dataset!r}")
+    ctx = build_context(prof, cache_dir=args.cache_dir, progress=not args.json)
+    seed = prof.seeds[0] if args.seed is None else args.seed
+    res = mask_necessity(ctx.model(seed), ctx.dataset, seed=prof.seed)
+    if args.json:
+        print(json.dumps({c: {k: v[k] for k in ("mask_drop", "control_drop", "flipped", "n")}
+                          for c, v in res.items()}))
+    else:
+        print(f"necessity of the difference masks, model seed {seed}, profile {prof.name}: median drop of "
+              "p(class) when the mask / an equal-size control region is made counterfactual")
+        print(f"  {'class':<6} {'mask':>6} {'control':>8} {'flipped':>8} {'n':>4}")
+        for c, v in res.items():
+            print(f"  {c:<6} {v['mask_drop']:6.3f} {v['control_drop']:8.3f} {v['flipped']:8.2f} {v['n']:4d}")
     return 0
 
 
@@ -221,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--n", type=int, default=900, help="number of beats (default 900)")
     synth.add_argument("--fs", type=float, default=250.0, help="sampling rate in Hz (default 250)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth.add_argument("--difficulty", choices=("realistic", "easy"), default="realistic",
+                       help="realistic (default): overlapping classes, EMG noise, label noise; "
+                            "easy: well-separated teaching data")
     synth.add_argument("--out", required=True, help="output .npz file")
     synth.set_defaults(func=cmd_data_synth)
     check = dsub.add_parser("check", help="read your file or folder as the loaders will and report problems",
@@ -246,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--json", action="store_true",
                        help="print one JSON object: auroc, checkpoint, seconds")
     train.set_defaults(func=cmd_train)
+
+    masks = sub.add_parser("masks", help="necessity check: does the model need its ground-truth masks?")
+    masks.add_argument("--seed", type=int, default=None, help="model seed (default: profile's first)")
+    _profile_arg(masks)
+    masks.add_argument("--json", action="store_true",
+                       help='print {class: {"mask_drop", "control_drop", "flipped", "n"}}')
+    masks.set_defaults(func=cmd_masks)
 
     attr = sub.add_parser("attribute", help="attribution maps of test beats, one array per method")
     attr.add_argument("--methods", default="all", help="all, or comma-separated method names")

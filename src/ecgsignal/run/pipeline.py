@@ -27,7 +27,7 @@ def build_dataset(p: Profile) -> ECGDataset:
     from ecgsignal.data.sources import load_dataset
 
     if p.dataset == "synthetic":
-        return load_dataset("synthetic", n=p.n_beats, fs=p.fs, seed=p.data_seed)
+        return load_dataset("synthetic", n=p.n_beats, fs=p.fs, seed=p.data_seed, difficulty=p.difficulty)
     if p.data_root is None:
         raise ConfigError(f"dataset={p.dataset!r} needs data_root= (a local folder or file); "
                           "nothing is downloaded at run time")

@@ -37,6 +37,7 @@ class Profile:
     records_format: str | None = None   # records: wfdb | npy | csv (None: found from the files)
     n_jobs: int = 1                     # worker processes of median-beat extraction
     n_beats: int = 5400                 # synthetic beats (balanced over 9 classes)
+    difficulty: str = "realistic"       # synthetic generator: realistic | easy (data/realism.py)
     fs: float = 250.0                   # Hz the models work at
     data_seed: int = 0
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)   # model seeds (Exp 2 uses all; others seeds[0])
@@ -253,6 +254,10 @@ def _check_names(p: Profile) -> None:
     from ecgsignal.run.pipeline import resolve_profile_methods
 
     DATASETS.get(p.dataset)
+    from ecgsignal.data.realism import DIFFICULTIES
+
+    if p.difficulty not in DIFFICULTIES:
+        raise ConfigError(f"unknown difficulty {p.difficulty!r}; valid: {', '.join(DIFFICULTIES)}")
     resolve_profile_methods(p.methods)
     for m in p.cube_methods:
         METHODS.get(m)
