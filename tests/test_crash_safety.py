@@ -64,12 +64,15 @@ def _kill_mid_run(args: list[str], cache: Path, cwd: Path, timeout: float = 400)
 def test_sigkill_mid_experiment_then_rerun_reuses_work_and_matches(tmp_path):
     cache, out = tmp_path / "cache", tmp_path / "out"
     args = ["experiment", "similarity", "--profile", "smoke", "--out", str(out)]
-    n_methods = len(resolve_methods(load_profile("smoke").methods))
+    prof = load_profile("smoke")
+    # Exp 1 explains the beats on every seed's model (it averages over models)
+    n_maps = len(resolve_methods(prof.methods)) * len(prof.seeds)
 
     done = _kill_mid_run(args, cache, tmp_path)
-    assert KILL_AFTER <= len(done) < n_methods  # killed part-way through the attributions
+    assert KILL_AFTER <= len(done) < n_maps  # killed part-way through the attributions
     models = {p.name: _stamp(p) for p in (cache / "models").iterdir()}
-    assert sorted(p.rsplit(".", 1)[1] for p in models) == ["json", "pt"]  # trained, saved whole
+    assert sorted(p.rsplit(".", 1)[1] for p in models)[:2] == ["json", "pt"]  # saved whole
+    assert len(models) % 2 == 0
     assert not (out / "similarity" / "results.csv").exists()
     assert not (out / "similarity" / "config.json").exists()
     for name in done:  # whatever is in the cache under its final name is complete
@@ -78,9 +81,10 @@ def test_sigkill_mid_experiment_then_rerun_reuses_work_and_matches(tmp_path):
     rerun = run_cli(args, cache, tmp_path)
     assert "similarity:" in rerun.stdout
     after = _entries(cache / "attributions")
-    assert len(after) == n_methods
+    assert len(after) == n_maps
     assert {k: after[k] for k in done} == done  # reused: neither recomputed nor rewritten
-    assert {p.name: _stamp(p) for p in (cache / "models").iterdir()} == models  # not retrained
+    now = {p.name: _stamp(p) for p in (cache / "models").iterdir()}
+    assert {k: now[k] for k in models} == models  # the models trained before the kill: not retrained
 
     reference = smoke_run("A", block_network=True)  # an uninterrupted run, separate cache
     assert (out / "similarity" / "results.csv").read_bytes() == reference.table("similarity")

@@ -45,11 +45,19 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "AMP_GAIN_SIGMA",
+    "AMP_JITTER_SIGMA",
+    "AXIS_RANGE_DEG",
     "COOCCUR_PROB",
     "DIFFICULTIES",
+    "ELECTRODE_SHIFT_SD",
     "LABEL_NOISE",
+    "MAINS_HZ",
     "MASK_NOISE_MULTIPLE",
+    "NOISE_SIGMA_MV",
+    "POWERLINE_MAX_MV",
     "PRIORITY",
+    "WANDER_MAX_MV",
     "add_cooccurring",
     "borderline_table",
     "difference_weights",
@@ -66,6 +74,22 @@ LABEL_NOISE: float = 0.02
 COOCCUR_PROB: float = 0.15
 #: Difference-mask threshold in units of the beat's noise σ.
 MASK_NOISE_MULTIPLE: float = 1.0
+#: Range of the per-beat EMG noise σ (mV), drawn uniformly.
+NOISE_SIGMA_MV: tuple[float, float] = (0.010, 0.050)
+#: Mains frequencies (Hz) of the residual powerline, each drawn with probability 1/2.
+MAINS_HZ: tuple[float, float] = (50.0, 60.0)
+#: Largest residual powerline amplitude per beat (mV, before a per-lead log-normal factor).
+POWERLINE_MAX_MV: float = 0.02
+#: Largest baseline-wander amplitude per lead (mV).
+WANDER_MAX_MV: float = 0.10
+#: Frontal QRS axis range (deg) of the normal population, drawn uniformly.
+AXIS_RANGE_DEG: tuple[int, int] = (-20, 80)
+#: Log-normal σ of the per-patient amplitude gain (limb and chest leads drawn apart).
+AMP_GAIN_SIGMA: float = 0.25
+#: Log-normal σ of the per-lead precordial amplitude jitter.
+AMP_JITTER_SIGMA: float = 0.12
+#: Standard deviation of the precordial electrode shift, in lead spacings (clipped at ±0.8).
+ELECTRODE_SHIFT_SD: float = 0.35
 #: Label priority (highest first) for single-label beats with co-occurring findings.
 PRIORITY: tuple[str, ...] = ("STEMI", "LBBB", "RBBB", "IMI", "LVH", "LQT", "TWI", "1AVB", "WPW", "LAFB")
 #: Compatible secondary findings (a subset of ``synthetic.COMPATIBLE``, lower priority only).
@@ -97,12 +121,12 @@ def draw_patients(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     p["pr"] = np.clip(rng.normal(0.158, 0.020, n), 0.128, 0.194)
     p["qrs"] = np.clip(rng.normal(0.090, 0.007, n), 0.074, 0.100)
     p["qtcf"] = np.clip(rng.normal(0.415, 0.014, n), 0.370, 0.443)
-    p["axis"] = _u(rng, -20, 80, n)
+    p["axis"] = _u(rng, AXIS_RANGE_DEG[0], AXIS_RANGE_DEG[1], n)
     p["sig_p"] = _u(rng, 0.018, 0.027, n)
     p["sig_tl"] = _u(rng, 0.040, 0.065, n)
     p["sig_tr"] = _u(rng, 0.028, 0.042, n)
     fmag, fang = np.zeros((n, _NW)), np.zeros((n, _NW))
-    limb = _lognormal(rng, 0.25, (n,))
+    limb = _lognormal(rng, AMP_GAIN_SIGMA, (n,))
     fmag[:, _W["P"]] = _u(rng, 0.08, 0.22, n) * limb
     fang[:, _W["P"]] = _u(rng, 30, 75, n)
     fmag[:, _W["Q"]] = _u(rng, 0.02, 0.10, n) * limb
@@ -114,15 +138,15 @@ def draw_patients(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     fmag[:, _W["T"]] = _u(rng, 0.18, 0.50, n) * limb
     fang[:, _W["T"]] = np.clip(0.4 * p["axis"] + _u(rng, 10, 40, n), 5, 70)
     # precordial table read at shifted electrode positions, × gain × per-lead jitter
-    shift = np.clip(rng.normal(0.0, 0.35, n), -0.8, 0.8)
+    shift = np.clip(rng.normal(0.0, ELECTRODE_SHIFT_SD, n), -0.8, 0.8)
     pos = np.clip(np.arange(6)[None, :] + shift[:, None], 0.0, 5.0)
     i0 = np.minimum(np.floor(pos).astype(int), 4)
     fr = pos - i0
-    gain = _lognormal(rng, 0.25, (n, 1))
+    gain = _lognormal(rng, AMP_GAIN_SIGMA, (n, 1))
     prec = np.zeros((n, _NW, 6))
     for w, row in _PREC.items():
         r = np.asarray(row)
-        prec[:, _W[w]] = (r[i0] * (1 - fr) + r[i0 + 1] * fr) * gain * _lognormal(rng, 0.12, (n, 6))
+        prec[:, _W[w]] = (r[i0] * (1 - fr) + r[i0 + 1] * fr) * gain * _lognormal(rng, AMP_JITTER_SIGMA, (n, 6))
     # keep the normal population below the voltage criteria (Sokolow < 3.0, Cornell < 2.2 mV)
     sok = -prec[:, _W["S"], 0] + prec[:, _W["R"], 4:6].max(1)
     prec[:, [_W["Q"], _W["R"], _W["S"]]] *= np.minimum(1.0, 3.0 / np.maximum(sok, 1e-6))[:, None, None]
@@ -200,19 +224,19 @@ def noise(m: int, t: np.ndarray, fs: float, rng: np.random.Generator) -> tuple[n
     the powerline is 50 or 60 Hz (≤ 20 µV), at its alias ``|f − fs·round(f/fs)|`` if ``fs < 2f``.
     """
     T = t.size
-    sd = rng.uniform(0.010, 0.050, m).astype(np.float32)
+    sd = rng.uniform(NOISE_SIGMA_MV[0], NOISE_SIGMA_MV[1], m).astype(np.float32)
     white = rng.standard_normal((m, 8, T), dtype=np.float32)
     f = np.fft.rfftfreq(T, 1.0 / fs)
     shape = (1.0 - np.exp(-((f / 15.0) ** 2))).astype(np.float32)
     emg = np.fft.irfft(np.fft.rfft(white, axis=-1) * shape, n=T, axis=-1).astype(np.float32)
     emg /= np.maximum(emg.std(-1, keepdims=True), 1e-6)
     w = emg * sd[:, None, None]
-    mains = np.where(rng.random(m) < 0.5, 50.0, 60.0)
+    mains = np.where(rng.random(m) < 0.5, MAINS_HZ[0], MAINS_HZ[1])
     alias = np.abs(mains - fs * np.round(mains / fs))
-    pa = rng.uniform(0, 0.02, (m, 1, 1)) * _lognormal(rng, 0.3, (m, 8, 1))
+    pa = rng.uniform(0, POWERLINE_MAX_MV, (m, 1, 1)) * _lognormal(rng, 0.3, (m, 8, 1))
     ph = rng.uniform(0, 2 * np.pi, (m, 8, 1))
     w += (pa * np.sin(2 * np.pi * alias[:, None, None] * t[None, None, :] + ph)).astype(np.float32)
-    a = rng.uniform(0, 0.10, (m, 8, 1))
+    a = rng.uniform(0, WANDER_MAX_MV, (m, 8, 1))
     fw = rng.uniform(0.05, 0.6, (m, 8, 1))
     ph = rng.uniform(0, 2 * np.pi, (m, 8, 1))
     w += (a * np.sin(2 * np.pi * fw * t[None, None, :] + ph)).astype(np.float32)
