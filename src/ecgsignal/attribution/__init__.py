@@ -8,6 +8,8 @@ PROTOCOLS.md for their settings. Importing this package registers them all.
 from ecgsignal.attribution import (  # noqa: F401  (register the methods)
     cam_methods,
     controls,
+    counterfactual,
+    counterfactual_params,
     gradient_methods,
     perturbation_methods,
 )
@@ -23,6 +25,7 @@ from ecgsignal.attribution.engine import (
 from ecgsignal.attribution.lrp_rules import attach_lrp_rules
 from ecgsignal.attribution.registry import (
     CONTROLS,
+    COUNTERFACTUALS,
     EXTRAS,
     METHODS,
     PAPER_METHODS,
@@ -35,6 +38,7 @@ from ecgsignal.attribution.registry import (
 
 __all__ = [
     "CONTROLS",
+    "COUNTERFACTUALS",
     "EXTRAS",
     "FORWARD_ROWS",
     "GRAD_ROWS",

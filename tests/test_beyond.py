@@ -1,0 +1,102 @@
+"""Chapter 13's alternatives to heatmaps: the interpretable model and the two counterfactuals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ecgsignal.attribution import COUNTERFACTUALS, METHODS, attribute, available, resolve_methods
+from ecgsignal.attribution.counterfactual import signal_counterfactual
+from ecgsignal.attribution.counterfactual_params import param_counterfactuals, synthetic_batch
+from ecgsignal.errors import ConfigError, DataError
+from ecgsignal.models.interpretable import feature_names, fit_interpretable
+from ecgsignal.models.metrics import per_class_auroc
+
+# mechanics need a model that classifies well: pin the easy data here once the generator has a
+# difficulty setting (SyntheticConfig(difficulty="easy"))
+DATA = dict(n=450, seed=0)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    from ecgsignal.data.synthetic import make_synthetic
+    from ecgsignal.models import TrainConfig, load_or_train
+
+    ds = make_synthetic(**DATA)
+    tm = load_or_train(ds, train_config=TrainConfig(epochs=15, batch_size=32, patience=20),
+                       seed=0, progress=False)
+    te = ds.indices("test")
+    te = te[ds.labels[te] > 0][:16]
+    return ds, tm.model, te
+
+
+def test_registry_groups():
+    assert set(COUNTERFACTUALS) <= set(METHODS.available())
+    assert not set(COUNTERFACTUALS) & set(available(True, True, True))
+    assert available(False, False, False, counterfactuals=True) == list(COUNTERFACTUALS)
+    assert resolve_methods("counterfactuals") == list(COUNTERFACTUALS)
+    assert {METHODS.get(n).kind for n in COUNTERFACTUALS} == {"counterfactual"}
+
+
+def test_interpretable_model(setup):
+    ds, _, _ = setup
+    tr, te = ds.indices("train"), ds.indices("test")
+    m = fit_interpretable(ds.signals[tr], ds.labels[tr], ds.class_names, ds.fs, ds.meta["r_offset"])
+    assert m.coef.shape == (ds.n_classes, len(feature_names()))
+    auc = per_class_auroc(ds.labels[te], m.predict_proba(ds.signals[te]), ds.class_names)
+    assert np.mean(list(auc.values())) > 0.8  # measurements carry the diagnosis
+    x, y = ds.signals[te[:6]], ds.labels[te[:6]]
+    e = m.explain(x, y)
+    assert e.shape == x.shape and e.dtype == np.float32
+    exact = (m.logits(x) - m.intercept)[np.arange(6), y]
+    np.testing.assert_allclose(e.sum(axis=(1, 2)), exact, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(m.contributions(x, y).sum(1), exact, atol=1e-9)
+    b = fit_interpretable(ds.signals[tr], ds.labels[tr], ds.class_names, ds.fs,
+                          ds.meta["r_offset"], seed=1, bootstrap=True)
+    assert not np.allclose(b.coef, m.coef)
+    with pytest.raises(DataError):
+        m.explain(x, 99)
+
+
+def test_signal_counterfactual_flips_and_is_deterministic(setup):
+    ds, model, te = setup
+    x = ds.signals[te]
+    cf, ok = signal_counterfactual(model, torch.from_numpy(x), ds.fs)
+    assert ok.float().mean() >= 0.8
+    pred = model(cf).argmax(1)
+    assert bool((pred[ok] == 0).all())
+    a = attribute(model, x, ds.labels[te], "counterfactual_signal", fs=ds.fs)
+    b = attribute(model, x, ds.labels[te], "counterfactual_signal", fs=ds.fs, chunk_size=5)
+    assert a.shape == x.shape and a.dtype == np.float32 and np.abs(a).max() > 0
+    # per-beat losses: chunking does not matter (up to float rounding, which Adam amplifies)
+    np.testing.assert_allclose(a, b, atol=2e-3)
+    np.testing.assert_allclose(a, x - cf.numpy(), atol=1e-6)
+    with pytest.raises(ConfigError, match="steps"):
+        signal_counterfactual(model, torch.from_numpy(x), ds.fs, steps=0)
+
+
+def test_param_counterfactual(setup):
+    ds, model, te = setup
+    res = param_counterfactuals(model, ds.meta["config"], te)
+    assert res.flipped.mean() >= 0.8
+    with torch.no_grad():
+        pred = model(torch.from_numpy(res.counterfactual)).argmax(1).numpy()
+    assert (pred[res.flipped] == 0).all()
+    batch = synthetic_batch(ds.meta["config"])
+    # α = 0 in every group is the true counterfactual: the explanation is then clean − cf exactly
+    full = np.flatnonzero((res.alpha == 0).all(1))
+    expl = ds.signals[te] - res.counterfactual
+    true = batch.clean[te] - batch.counterfactual[te]
+    np.testing.assert_allclose(expl[full], true[full], atol=1e-5)
+    # the chosen change is never larger than the full one
+    d = np.sqrt(np.square(expl).sum((1, 2)))
+    assert (d <= np.sqrt(np.square(true).sum((1, 2))) + 1e-4).all()
+    a = attribute(model, ds.signals[te], ds.labels[te], "counterfactual_params", fs=ds.fs,
+                  synthetic=ds.meta["config"])
+    np.testing.assert_allclose(a, expl, atol=1e-6)
+    with pytest.raises(ConfigError, match="synthetic"):
+        attribute(model, ds.signals[te], ds.labels[te], "counterfactual_params", fs=ds.fs)
+    with pytest.raises(DataError, match="not one of"):
+        attribute(model, ds.signals[te] + 0.01, ds.labels[te], "counterfactual_params",
+                  fs=ds.fs, synthetic=ds.meta["config"])
