@@ -14,7 +14,8 @@ assigns to NORM whose rendering is closest (L2, mV) to the beat's clean renderin
 change, along clinically named parameters, that flips the decision. Every candidate is a sum of
 the generator's waves, so the counterfactual is a valid ECG by construction (the plausibility
 that signal-space search (:mod:`.counterfactual`) can only encourage). If no grid point flips,
-``α = 0`` (the full true counterfactual) is returned and the beat counts as not flipped.
+the grid point with the highest NORM probability is returned (still chosen by the model, never
+the ground truth by default) and the beat counts as not flipped.
 
 The explanation is ``x − x'`` (mV), signed, ``(n, 12, T)``; it needs the synthetic dataset's
 configuration (option ``synthetic=ds.meta["config"]``), so that each beat's patient can be
@@ -211,16 +212,25 @@ def param_counterfactuals(model: torch.nn.Module, config: Mapping[str, Any] | sy
     alpha = np.zeros((m, 3))
     flipped = np.zeros(m, bool)
     model = model.eval()
+    best_p = np.full(m, -1.0)  # fallback: the most NORM-like grid point where none flips
+    fb_out, fb_alpha = out.copy(), alpha.copy()
     for a in grid:
         x = _draw(_mix(p0, p1, a), t)
         with torch.no_grad():
-            pred = model(torch.from_numpy(x + noise).to(device)).argmax(1).cpu().numpy()
+            logits = model(torch.from_numpy(x + noise).to(device))
+            pred = logits.argmax(1).cpu().numpy()
+            p_norm = torch.softmax(logits, 1)[:, norm_class].cpu().numpy()
         d = np.sqrt(np.square(x - clean).sum(axis=(1, 2)))
         take = (pred == norm_class) & (d < best_d)
         best_d[take] = d[take]
         out[take] = (x + noise)[take]
         alpha[take] = a
         flipped |= take
+        fb = p_norm > best_p
+        best_p[fb] = p_norm[fb]
+        fb_out[fb] = (x + noise)[fb]
+        fb_alpha[fb] = a
+    out[~flipped], alpha[~flipped] = fb_out[~flipped], fb_alpha[~flipped]
     return ParamCounterfactuals(counterfactual=out.astype(np.float32), alpha=alpha, flipped=flipped)
 
 
