@@ -165,3 +165,55 @@ def test_interpretable_experiment(good_context, tmp_path):
     ctx = ExperimentContext(dataset=ds, seeds=(0,), methods=("saliency",), progress=False)
     with pytest.raises(ConfigError, match="synthetic"):
         run_experiment("counterfactual", ctx)
+
+
+def test_side_by_side_and_examples(good_context, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ecgsignal.evaluation.experiments import run_experiment
+    from ecgsignal.evaluation.experiments.beyond import (
+        counterfactual_examples,
+        pick,
+        side_by_side,
+    )
+    from ecgsignal.visual.beyond import plot_counterfactual_examples
+
+    cf = run_experiment("counterfactual", good_context, out_dir=tmp_path)
+    im = run_experiment("interpretable", good_context, out_dir=tmp_path)
+    t = side_by_side(cf, im)
+    assert not t.duplicated(["method", "measure"]).any()
+    for m in COUNTERFACTUALS + ("interpretable", "saliency"):
+        assert np.isfinite(pick(t, m, "r with truth")[0])
+    assert np.isfinite(pick(t, "counterfactual_params", "randomised")[0])
+    assert np.isnan(pick(t, "nope", "validity")[0])
+    ex = counterfactual_examples(good_context)
+    k = len(ex["classes"])
+    assert k >= 1 and "NORM" not in ex["classes"]
+    assert ex["beat"].shape == ex["true"].shape == ex["signal"].shape == ex["params"].shape
+    fig = plot_counterfactual_examples(ex, good_context.dataset.fs)
+    assert len([a for a in fig.axes if a.get_visible()]) == k
+    with pytest.raises(DataError):
+        side_by_side(None, None)
+
+
+def test_param_path_stays_on_the_beat(setup):
+    """Halfway along the parameter path the beat stays between its end points in size: no wave of
+    one end point is rendered with the other's placeholder timing (a broad baseline bump)."""
+    from ecgsignal.attribution import counterfactual_params as cp
+    from ecgsignal.data import synthetic as syn
+
+    ds, _, te = setup
+    cfg = cp._config(ds.meta["config"])
+    base, draws, has = cp._patients(cfg)
+    t = syn._time_axis(cfg)
+    p1 = cp._params(base, draws, te, has[te])
+    p0 = cp._params(base, draws, te, np.zeros_like(has[te]))
+    cp._align(p0, p1)
+    x0, x1 = cp._draw(p0, t), cp._draw(p1, t)
+    half = cp._draw(cp._mix(p0, p1, (0.5, 0.5, 0.5)), t)
+    # the isoelectric start of the window stays flat along the path
+    k = int(0.05 * cfg.fs)
+    assert np.abs(half[..., :k]).max() <= np.abs(np.concatenate([x0[..., :k], x1[..., :k]])).max() + 0.02
+    np.testing.assert_allclose(cp._draw(cp._mix(p0, p1, (1, 1, 1)), t), x1, atol=1e-5)
+    np.testing.assert_allclose(cp._draw(cp._mix(p0, p1, (0, 0, 0)), t), x0, atol=1e-5)

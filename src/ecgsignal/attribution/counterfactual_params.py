@@ -147,6 +147,22 @@ def _draw(q: dict[str, np.ndarray], t: np.ndarray) -> np.ndarray:
     return syn._twelve(x8)
 
 
+def _align(p0: dict, p1: dict) -> None:
+    """Give a wave that one parameter set lacks (zero amplitude in every lead) the other's timing.
+
+    Such a wave renders as nothing whatever its timing, so the end points are unchanged; without
+    this, the search would interpolate the width of, e.g., RBBB's terminal wave from the unused
+    default (1 s) and render a broad baseline bump halfway.
+    """
+    for a, b in ((p0, p1), (p1, p0)):
+        absent = np.abs(a["amp"]).max(-1) == 0  # (m, W)
+        g = absent[:, : syn._GAUSS]
+        for k in ("mu", "sl", "sr"):
+            a[k][:, : syn._GAUSS][g] = b[k][:, : syn._GAUSS][g]
+        a["ramp"][absent[:, syn._GAUSS]] = b["ramp"][absent[:, syn._GAUSS]]
+        a["st"][absent[:, syn._GAUSS + 1]] = b["st"][absent[:, syn._GAUSS + 1]]
+
+
 def _mix(p0: dict, p1: dict, a: tuple[float, float, float]) -> dict[str, np.ndarray]:
     """``θ₀ + α ⊙ (θ₁ − θ₀)`` for the three groups of :data:`GROUPS`."""
     at, aq, as_ = a
@@ -204,6 +220,7 @@ def param_counterfactuals(model: torch.nn.Module, config: Mapping[str, Any] | sy
             or not np.allclose(cf_true, batch.counterfactual[index], atol=1e-4)):
         raise DataError("the parameter-space counterfactual no longer re-renders the generator's "
                         "beats: data/synthetic.py changed; update counterfactual_params._params")
+    _align(p0, p1)
     noise = batch.beats[index] - batch.clean[index]
     grid = list(itertools.product(LEVELS, repeat=3))
     m = index.size

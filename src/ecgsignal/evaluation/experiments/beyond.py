@@ -57,8 +57,8 @@ from ecgsignal.evaluation.results import make_table
 from ecgsignal.evaluation.similarity import similarity
 from ecgsignal.evaluation.statistics import bootstrap_ci_many
 
-__all__ = ["CF_DEFAULTS", "IM_DEFAULTS", "pearson_rows", "run_counterfactual", "run_interpretable",
-           "true_difference"]
+__all__ = ["CF_DEFAULTS", "IM_DEFAULTS", "counterfactual_examples", "pearson_rows",
+           "pick", "run_counterfactual", "run_interpretable", "side_by_side", "true_difference"]
 
 _LOC = ["mass_accuracy", "rank_accuracy", "mask_auroc", "pointing_game"]
 CF_DEFAULTS: dict[str, Any] = {"methods": list(COUNTERFACTUALS), "similarity": "spearman_abs",
@@ -284,3 +284,80 @@ EXPERIMENTS.register("interpretable", Experiment(
                 "exact explanation's localisation, truth correlation, seed consistency and "
                 "coefficient randomisation.",
 ))
+
+
+def side_by_side(cf: pd.DataFrame | None, im: pd.DataFrame | None = None,
+                 consistency: pd.DataFrame | None = None,
+                 randomization: pd.DataFrame | None = None,
+                 similarity_measure: str = "spearman_abs") -> pd.DataFrame:
+    """One tidy table of the pooled headline numbers of every explainer, for chapter 13.
+
+    Rows: the explainers of the ``counterfactual`` table (the counterfactuals and, with
+    ``compare=True``, the 12 methods and the controls), the interpretable model, and columns
+    (``measure`` labels) ``mass (diff)``, ``AUROC (diff)``, ``r with truth``, ``consistency``,
+    ``randomised`` (similarity to the map of the fully randomised model, cascading top-down),
+    ``validity``. Consistency and randomisation of the 12 methods and the controls come from the
+    ``consistency`` and ``randomization`` experiments' tables when given (their ``class="all"``,
+    reference-model, raw-normalisation rows).
+    """
+    sim = similarity_measure
+    tabs = [t for t in (cf, im) if t is not None]
+    if not tabs:
+        raise DataError("side_by_side needs the counterfactual or the interpretable table")
+    df = pd.concat(tabs, ignore_index=True)
+    df = df[(df["class"] == POOLED) & (df["method"] != "cnn")]
+    mask = df["mask"].fillna("").astype(str)
+    pick = {"mass (diff)": (df["measure"] == "mass_accuracy") & (mask == "diff"),
+            "AUROC (diff)": (df["measure"] == "mask_auroc") & (mask == "diff"),
+            "r with truth": df["measure"] == "truth_r",
+            "consistency": df["measure"] == f"consistency_{sim}",
+            "validity": df["measure"] == "validity"}
+    parts = [df[sel].assign(measure=label) for label, sel in pick.items()]
+    rnd = df[df["measure"] == f"randomization_{sim}"]
+    if len(rnd):
+        full = rnd.groupby("method")["n_randomized"].transform("max")
+        parts.append(rnd[rnd["n_randomized"] == full].assign(measure="randomised"))
+    if consistency is not None:
+        c = consistency[(consistency["class"] == POOLED) & (consistency["measure"] == sim)]
+        parts.append(c.drop_duplicates("method").assign(measure="consistency"))
+    if randomization is not None:
+        r = randomization
+        sel = ((r["class"] == POOLED) & (r["measure"] == sim) & (r["order"] == "top_down")
+               & (r["reference"] == "trained") & (r["normalization"] == "raw"))
+        r = r[sel]
+        if len(r):
+            r = r[r["stage"] == r.groupby("method")["stage"].transform("max")]
+            parts.append(r.drop_duplicates("method").assign(measure="randomised"))
+    out = pd.concat(parts, ignore_index=True)[["method", "measure", "value", "ci_low", "ci_high"]]
+    return out.drop_duplicates(["method", "measure"]).reset_index(drop=True)
+
+
+def counterfactual_examples(ctx: ExperimentContext) -> dict[str, Any]:
+    """One explained beat per non-NORM class with its two counterfactuals and the true one.
+
+    Returns ``classes`` (names), ``beat``, ``signal``, ``params``, ``true`` ``(k, 12, T)`` mV,
+    and ``lead`` ``(k,)``: per beat the lead where the true change is largest.
+    """
+    truth = true_difference(ctx)
+    if truth is None:
+        raise ConfigError("counterfactual examples need synthetic data")
+    beats = ctx.beats
+    norm = ctx.dataset.class_names.index("NORM") if "NORM" in ctx.dataset.class_names else 0
+    first = [int(np.flatnonzero(beats.target == c)[0]) for c in range(len(beats.class_names))
+             if c != norm and (beats.target == c).any()]
+    model = ctx.model()
+    maps = {m: _cf_maps(ctx, m, model)[first] for m in COUNTERFACTUALS}
+    x = beats.x[first]
+    diff = truth[0][first]
+    return {"classes": [beats.class_names[beats.target[i]] for i in first], "beat": x,
+            "signal": x - maps["counterfactual_signal"], "params": x - maps["counterfactual_params"],
+            "true": truth[1][first], "lead": np.abs(diff).max(-1).argmax(-1)}
+
+
+def pick(table: pd.DataFrame, method: str, measure: str) -> tuple[float, float, float]:
+    """``(value, ci_low, ci_high)`` of one cell of :func:`side_by_side`; NaNs when absent."""
+    row = table[(table["method"] == method) & (table["measure"] == measure)]
+    if row.empty:
+        return (float("nan"),) * 3
+    r = row.iloc[0]
+    return float(r["value"]), float(r["ci_low"]), float(r["ci_high"])
