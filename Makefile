@@ -19,6 +19,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e ".[book,ptbxl,dask,dev]" "$(TORCH_SPEC)"
+	# zennit (LRP) without its torchvision requirement: no torchvision here matches the local torch.
+	$(PY) -m pip install -q --no-deps "zennit==0.5.1" click
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 

@@ -44,6 +44,20 @@ rng = np.random.default_rng(0)
 noise = rng.standard_normal(({N_BEATS}, 12, 300 + 8))
 beats = (0.4 * np.stack([noise[..., i:i + 300] for i in range(8)]).mean(0)).astype(np.float32)
 class_names = [f"class{{i}}" for i in range(9)]
+import matplotlib.pyplot as plt
+from ecgsignal.run.chapter import describe_figures
+describe_figures()   # alt text of figures: their titles (as open_chapter does in the chapters)
+"""
+
+FIGURES = """\
+fig, ax = plt.subplots(figsize=(4, 2))
+ax.plot(beats[0, 0])
+ax.set(title="Lead I of the first beat", xlabel="sample", ylabel="mV")
+plt.show()
+fig, ax = plt.subplots(figsize=(4, 2))
+ax.plot(beats[1, 1])
+ax.set(title="Lead II of the second beat", xlabel="sample", ylabel="mV")
+plt.show()
 """
 
 CUBES = f"""\
@@ -72,6 +86,8 @@ def chapter_notebook() -> nbformat.NotebookNode:
         _code('profile = "smoke"', ["parameters"]),
         _code(SETUP),
         _code(CUBES),
+        nbformat.v4.new_markdown_cell("## Two beats"),
+        _code(FIGURES),
         nbformat.v4.new_markdown_cell("## Layer randomisation"),
         _code("randomization_figure(rcube).show()"),
         nbformat.v4.new_markdown_cell("## Lead perturbation"),

@@ -2,8 +2,9 @@
 
 Known answers (linear model ``f(x) = W·vec(x) + b``): Saliency = the target's weight row,
 Input×Gradient = IG = DeepLIFT = LRP = x·w, Occlusion = window sums of x·w, SHAP variants =
-w·(x − baseline). On the CNN: IG and DeepLIFT completeness, LRP-ε = Input×Gradient for ReLU
-networks (Ancona et al. 2018), Grad-CAM by hand.
+w·(x − baseline). On the CNN: IG and DeepLIFT completeness, Captum's LRP-ε (the extra
+``lrp_epsilon_captum``) = Input×Gradient for ReLU networks (Ancona et al. 2018), Grad-CAM by hand.
+zennit's LRP (the paper's ``lrp``) has its own tests in test_lrp.py.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ ALL = [n for n in METHODS.available() if METHODS.get(n).kind != "counterfactual"
 # --------------------------------------------------------------------------- registry
 def test_groups_and_names():
     assert len(PAPER_METHODS) == 12 and len(set(PAPER_METHODS)) == 12
-    assert CONTROLS == ("random", "input", "edge")
+    assert CONTROLS == ("random", "input", "edge", "input_noise")
     for name in PAPER_METHODS + CONTROLS + EXTRAS:
         assert name in METHODS
     assert [n for n in ALL if METHODS.get(n).paper] == sorted(
@@ -190,9 +191,9 @@ def test_spec_metadata():
     assert [n for n, s in specs.items() if not s.lead_resolved] == ["gradcam"]
     assert {n for n, s in specs.items() if s.multiplies_input} == {
         "input_x_gradient", "integrated_gradients", "deeplift", "deeplift_shap",
-        "gradient_shap", "lrp", "input"}
+        "gradient_shap", "lrp", "lrp_epsilon_captum", "input", "input_noise"}
     assert {n for n, s in specs.items() if s.stochastic} == {
-        "smoothgrad", "gradient_shap", "random", "lime", "kernel_shap", "vargrad"}
+        "smoothgrad", "gradient_shap", "random", "input_noise", "lime", "kernel_shap", "vargrad"}
     assert {n for n, s in specs.items() if s.needs_baselines} == {"deeplift_shap",
                                                                    "gradient_shap"}
     assert {n for n, s in specs.items() if not s.target_dependent} == set(CONTROLS)
@@ -263,7 +264,7 @@ def test_model_and_global_rng_unchanged(name, cnn, beats, baselines):
         raise r["unchanged"]
 
 
-@pytest.mark.parametrize("name", ["smoothgrad", "gradient_shap", "random", "lime"])
+@pytest.mark.parametrize("name", ["smoothgrad", "gradient_shap", "random", "input_noise", "lime"])
 def test_stochastic_maps_do_not_depend_on_chunking(name, cnn, beats, baselines):
     kw = dict(baselines=baselines, seed=5)
     if name == "lime":
@@ -292,7 +293,8 @@ def test_linear_gradient_methods_equal_weights(name, linear):
     np.testing.assert_allclose(a, w, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["input_x_gradient", "integrated_gradients", "deeplift", "lrp"])
+@pytest.mark.parametrize("name", ["input_x_gradient", "integrated_gradients", "deeplift", "lrp",
+                                  "lrp_epsilon_captum"])
 def test_linear_input_multiplying_methods_equal_x_times_w(name, linear):
     net, x, target, w = linear
     a = attribute(net, x, target, name)
@@ -365,6 +367,15 @@ def test_controls(linear):
     np.testing.assert_array_equal(r1, r2)  # independent of model, input and target
     big = attribute(net, np.zeros((64, 12, 16), np.float32), 0, "random")
     assert abs(big.mean()) < 0.02 and abs(big.std() - 1) < 0.02
+    # input_noise = x ⊙ standard normal noise, seeded, the same whatever the model
+    n1 = attribute(net, x, target, "input_noise", seed=1)
+    ratio = (n1 / np.where(x == 0, 1, x))[x != 0]
+    assert abs(ratio.mean()) < 0.2 and abs(ratio.std() - 1) < 0.2
+    np.testing.assert_array_equal(
+        n1, attribute(LinearNet(x.shape[2], seed=9), x, 0, "input_noise", seed=1))
+    n2 = attribute(net, x, target, "input_noise", seed=2)
+    assert not np.allclose(n1, n2)  # fresh noise with another seed
+    assert np.all(n1[x == 0] == 0)  # zero where the input is zero
 
 
 def test_gradcam_needs_a_layer(linear):
@@ -391,15 +402,18 @@ def test_ig_and_deeplift_completeness_on_cnn():
 
 
 @pytest.mark.parametrize("random_bn", [False, True])
-def test_lrp_epsilon_equals_input_x_gradient_on_relu_cnn(random_bn):
-    # Ancona et al. 2018: LRP-ε with ε → 0 equals Gradient × Input in ReLU networks. This pins
-    # the explicit rules (Conv1d, BatchNorm1d, pooling, the residual Add, the identity skip).
+def test_lrp_epsilon_captum_is_input_x_gradient(random_bn):
+    # Ancona et al. 2018: LRP-ε with ε → 0 equals Gradient × Input in ReLU networks, with or
+    # without biases (random_bn). This pins the identity stated in the spec of the extra
+    # `lrp_epsilon_captum`, and the explicit rules (Conv1d, BatchNorm1d, pooling, the residual
+    # Add, the identity skip): the identity rule on the skip would break it.
     model = _cnn(2, random_bn=random_bn)
     x = _beats(3, seed=4)
-    lrp = attribute(model, x, 4, "lrp")
+    lrp = attribute(model, x, 4, "lrp_epsilon_captum")
     ixg = attribute(model, x, 4, "input_x_gradient")
     assert np.abs(lrp - ixg).max() < 1e-4 * np.abs(ixg).max()
-    stable = attribute(model, x, 4, "lrp", epsilon=1.0)  # a large ε absorbs relevance
+    assert "Input×Gradient" in METHODS.get("lrp_epsilon_captum").description
+    stable = attribute(model, x, 4, "lrp_epsilon_captum", epsilon=1.0)  # a large ε absorbs
     assert np.isfinite(stable).all() and np.abs(stable).sum() < np.abs(lrp).sum()
 
 
@@ -409,12 +423,12 @@ def test_lrp_refuses_unknown_layers_and_keeps_user_rules():
     model = nn.Sequential(nn.Flatten(), nn.Linear(12 * 16, 8), nn.GELU(), nn.Linear(8, 2))
     before = _snapshot(model)
     with pytest.raises(ConfigError, match="GELU"):
-        attribute(model, _beats(2, t=16), 0, "lrp")
+        attribute(model, _beats(2, t=16), 0, "lrp_epsilon_captum")
     _assert_unchanged(model, before)
     model[2] = nn.ReLU()
     mine = EpsilonRule(epsilon=0.5)
     model[3].rule = mine
-    attribute(model, _beats(2, t=16), 0, "lrp")
+    attribute(model, _beats(2, t=16), 0, "lrp_epsilon_captum")
     assert model[3].rule is mine and not hasattr(model[1], "rule")
 
 
@@ -430,10 +444,11 @@ def test_gradcam_by_hand_and_broadcast_over_leads(cnn, beats):
     (grad,) = torch.autograd.grad(out[:, 5].sum(), act)
     cam = (grad.mean(-1, keepdim=True) * act).sum(1, keepdim=True)
     expected = torch.nn.functional.interpolate(cam, size=T, mode="linear", align_corners=False)
-    a = attribute(cnn, beats, 5, "gradcam")
-    np.testing.assert_allclose(a[:, :1], expected.detach().numpy(), rtol=1e-4, atol=1e-7)
+    signed = attribute(cnn, beats, 5, "gradcam", relu_attributions=False)
+    np.testing.assert_allclose(signed[:, :1], expected.detach().numpy(), rtol=1e-4, atol=1e-7)
+    a = attribute(cnn, beats, 5, "gradcam")  # default: the paper's ReLU before upsampling
     assert (a == a[:, :1]).all()  # one map, broadcast to the 12 leads
-    relu = attribute(cnn, beats, 5, "gradcam", relu_attributions=True)
+    relu = a
     np.testing.assert_allclose(relu[:, 0], np.maximum(
         torch.nn.functional.interpolate(cam.clamp_min(0), size=T, mode="linear",
                                         align_corners=False)[:, 0].detach().numpy(), 0),

@@ -62,7 +62,10 @@ def test_config_builds_from_executed_copies_offline():
     cfg = yaml.safe_load((REPO / "_config.yml").read_text())
     assert cfg["execute"]["execute_notebooks"] == "off"
     sc = cfg["sphinx"]["config"]
-    assert "vendor/plotly.min.js" in sc["html_js_files"]
+    # plotly.js is not loaded on every page: the site extension adds it where a figure is
+    assert "vendor/plotly.min.js" not in sc.get("html_js_files", [])
+    ext = (REPO / "book" / "_ext" / "ecgsignal_site.py").read_text()
+    assert 'PLOTLY_JS = "vendor/plotly.min.js"' in ext
     assert sc["html_static_path"] == ["book/_static"] and sc["nb_ipywidgets_js"] == {}
     assert cfg["launch_buttons"]["binderhub_url"] and cfg["launch_buttons"]["thebe"] is False
     assert "sphinx-mathjax-offline" in cfg["sphinx"]["extra_extensions"]
@@ -70,7 +73,7 @@ def test_config_builds_from_executed_copies_offline():
     assert "_static/vendor/" in ignored and "_executed/" in ignored
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     assert "python=3.11" in env["dependencies"]
-    assert any("-e .[book,ptbxl,dask]" in p for d in env["dependencies"] if isinstance(d, dict)
+    assert any("-e .[book,ptbxl,dask,lrp]" in p for d in env["dependencies"] if isinstance(d, dict)
                for p in d["pip"])
 
 

@@ -20,7 +20,17 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from browsing import chromium, serve
+from browsing import (
+    chromium,
+    control_problems,
+    image_problems,
+    issue_link_pages,
+    local_links,
+    plotly_state,
+    serve,
+    text_problems,
+    url_status,
+)
 from minibook import CHAPTER, make_mini_book
 
 from ecgsignal.run.book import build_book, run_book
@@ -63,8 +73,8 @@ def browser():
 class Page:
     """A page opened with every non-local request aborted and its console recorded."""
 
-    def __init__(self, browser, url: str) -> None:
-        self.ctx = browser.new_context(viewport={"width": 1300, "height": 900})
+    def __init__(self, browser, url: str, width: int = 1300, height: int = 900) -> None:
+        self.ctx = browser.new_context(viewport={"width": width, "height": height})
         self.blocked: list[str] = []
         self.errors: list[str] = []
         self.ctx.route("**/*", self._route)
@@ -80,6 +90,12 @@ class Page:
         else:
             self.blocked.append(route.request.url)
             route.abort()
+
+    def transferred(self) -> int:
+        """Bytes the page has transferred so far (document and every resource it loaded)."""
+        return int(self.page.evaluate(
+            "() => performance.getEntries().filter(e => 'transferSize' in e)"
+            ".reduce((a, e) => a + (e.transferSize || e.encodedBodySize || 0), 0)"))
 
     def real_errors(self) -> list[str]:
         return [e for e in self.errors
@@ -213,3 +229,127 @@ def test_toggling_a_lead_changes_the_probabilities(site, explorers):
     mx = np.abs(cube["signals"][0]).max()
     np.testing.assert_allclose(y.reshape(12, -1), np.arange(12)[:, None] - (0.45 / mx) * xp,
                                atol=1e-4)
+
+
+# ----------------------------------------------------------------------------- a reader's visit
+#: Page weight budgets (bytes transferred on a first visit, text gzipped as a static host sends
+#: it: see browsing.serve): issue 14's targets.
+MAX_PLAIN_PAGE = 1_000_000
+MAX_EXPLORER_PAGE = 6_000_000
+PHONE = (390, 844)
+
+
+def read_every_page(site: Path, server: str, browser) -> dict[str, int]:
+    """A reader's visit of every page at desktop width; returns the bytes each page transferred.
+
+    On every page: every same-origin link, image, script and stylesheet resolves (the ".ipynb"
+    download links included) and the "open issue" link names a page that exists; no ``NaN:``,
+    ``<NA>``, bare float repr, quoted Python string or pasted backticks (text_problems); every
+    image has its own meaningful alt text; plotly.js is loaded exactly where a plotly figure is.
+    """
+    html = site / "_build" / "html"
+    status: dict[str, int] = {}
+    weights, problems = {}, []
+    for rel in _pages(site):
+        pg = Page(browser, f"{server}/{rel}")
+        try:
+            pg.page.wait_for_timeout(300)
+            for url in local_links(pg.page):
+                code = url_status(url, status)
+                if code != 200:
+                    problems.append(f"{rel}: {url[len(server):]} -> {code}")
+            for named in issue_link_pages(pg.page):
+                if not (html / named).is_file():
+                    problems.append(f"{rel}: the open-issue link names {named}, which does not exist")
+            problems += [f"{rel}: {p}" for p in text_problems(pg.page) + image_problems(pg.page)]
+            st = plotly_state(pg.page)
+            if st["script"] != (st["figures"] > 0) or (st["figures"] and not st["defined"]):
+                problems.append(f"{rel}: {st['figures']} plotly figures but plotly.js loaded: "
+                                f"{st['script']}")
+            pg.page.wait_for_timeout(700)                 # late fonts and images
+            weights[rel] = pg.transferred()
+            # the front page must be light; no page, explorers included, may pass 6 MB
+            budget = MAX_PLAIN_PAGE if rel in ("book/intro.html", "index.html") else MAX_EXPLORER_PAGE
+            if weights[rel] > budget:
+                problems.append(f"{rel}: {weights[rel] / 1e6:.2f} MB transferred > "
+                                f"{budget / 1e6:.0f} MB")
+        finally:
+            pg.close()
+    assert problems == [], "\n".join(problems)
+    return weights
+
+
+def explorer_on_a_phone(server: str, browser, rel: str, key: str) -> None:
+    """At 390 px: no sideways scrolling, every explorer control inside the viewport and
+    reachable by a tap, the modebar clear of the title; tapping a menu entry changes the state."""
+    pg = Page(browser, f"{server}/{rel}", *PHONE)
+    page = pg.page
+    try:
+        page.wait_for_function(f"() => {_gd(page, key)} !== undefined", timeout=30_000)
+        page.wait_for_timeout(500)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE[0], \
+            "the page scrolls sideways at 390 px"
+        assert control_problems(page, PHONE[0]) == []
+        gd = _gd(page, key)
+        idx = page.evaluate(
+            f"() => Array.from(document.querySelectorAll('.plotly-graph-div')).indexOf({gd})")
+        fig = page.locator(".plotly-graph-div").nth(idx)
+        before = _state(page, gd)
+        header = fig.locator("g.updatemenu-header-group").first
+        header.scroll_into_view_if_needed()
+        header.click()
+        item = fig.locator("g.updatemenu-dropdown-button").nth(1)
+        item.scroll_into_view_if_needed()
+        box = item.bounding_box()
+        assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= PHONE[0]
+        item.click()
+        page.wait_for_function(
+            f"() => {gd}.getAttribute('data-ecgx-state') !== {json.dumps(json.dumps(before, separators=(',', ':')))}")
+        assert _state(page, gd) != before
+        assert pg.real_errors() == [] and pg.blocked == []
+    finally:
+        pg.close()
+
+
+def test_a_reader_finds_every_link_clean_text_and_light_pages(site, server, browser):
+    weights = read_every_page(site, server, browser)
+    assert weights["book/intro.html"] <= MAX_PLAIN_PAGE
+
+
+def test_explorers_work_on_a_phone(site, server, browser):
+    explorer_on_a_phone(server, browser, f"book/_executed/{CHAPTER}.html", "lead_set")
+    explorer_on_a_phone(server, browser, f"book/_executed/{CHAPTER}.html", "stage")
+
+
+BAD_PAGE = """<main>
+<p>Across measures it ranges from nan to nan (NaN: only one measure in this profile).</p>
+<p>Numbers from <span class="pasted-text">'a sentence'</span> and
+<span class="pasted-text">the `results/bench.json` file</span>.</p>
+<div class="output text_plain"><pre>0.22013223790636105</pre></div>
+<div class="output text_plain"><pre>['NORM', 'RBBB']</pre></div>
+<table class="dataframe"><tr><td>NaN</td><td>&lt;NA&gt;</td></tr></table>
+<table class="ecgsignal-table"><tr><td>NaN</td></tr></table>
+<img src="_images/abc.png" alt="_images/abc.png">
+<img src="_images/d.png" alt="Figure: a"><img src="_images/e.png" alt="Figure: a">
+</main>"""
+
+
+def test_the_reader_checks_catch_what_issue_14_found(browser):
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    try:
+        page.set_content(BAD_PAGE)
+        found = "\n".join(text_problems(page))
+        for what in ('"NaN:" in text', "quoted Python string pasted", "literal backticks",
+                     "bare float output", "quoted list output", "unstyled table"):
+            assert what in found, what
+        assert found.count("unstyled table") == 1          # the styled table may show NaN
+        imgs = image_problems(page)
+        assert any("abc.png has no meaningful alt" in p for p in imgs)
+        assert any("share the alt text" in p for p in imgs)
+        page.set_content("<main><p>Fine: 0.25 [0.20, 0.30].</p>"
+                         "<span class='pasted-text'>ranges from 0.52 to 0.66</span>"
+                         "<img src='x.png' alt='Figure: similarity matrix'></main>")
+        assert text_problems(page) == [] and image_problems(page) == []
+    finally:
+        ctx.close()

@@ -81,3 +81,17 @@ def test_console_script_entry_point():
     res = subprocess.run([sys.executable, "-m", "ecgsignal.run.cli", "--help"], capture_output=True,
                          text=True, check=False)
     assert res.returncode == 0 and "experiment" in res.stdout
+
+
+def test_coverage_json_and_table(capsys):
+    assert main(["coverage", "--n-sim", "12", "--n-boot", "30", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    from ecgsignal.evaluation.coverage import DESIGNS
+
+    assert set(res["routines"]) == {d.name for d in DESIGNS}
+    for row in res["routines"].values():
+        assert row["nominal"] == 0.95 and row["n_sim"] == 12 and 0 <= row["coverage"] <= 1
+    assert main(["coverage", "--n-sim", "12", "--n-boot", "30"]) == 0
+    assert "exp2_model_pairs" in capsys.readouterr().out
+    assert main(["coverage", "--n-sim", "2"]) == 2
+    assert "n_sim" in capsys.readouterr().err

@@ -83,7 +83,7 @@ def test_grid_units_and_executor_names():
 def _profile():
     # a small profile that trains real models: 2 seeds, 4 epochs, 1 beat per class
     return load_profile("smoke", n_beats=450, epochs=4, batch_size=64, seeds=(0, 1), n_per_class=1,
-                        methods="saliency,smoothgrad,gradient_shap,occlusion,random")
+                        difficulty="easy", methods="saliency,smoothgrad,gradient_shap,occlusion,random")
 
 
 def test_run_grid_dask_equals_local(tmp_path, monkeypatch):

@@ -41,7 +41,7 @@ def test_registered_and_columns(table):
                 "flag_above_zero"):
         assert col in table.columns
     assert set(table["order"]) == {"top_down", "bottom_up"}
-    assert set(table["method"]) == set(METHODS)
+    assert set(table["method"]) == set(METHODS) | {"input_noise"}  # matched nulls always run
     stages = _rows(table, order="top_down", method="saliency", measure="spearman_abs",
                    reference="trained", normalization="raw", **{"class": "all"})
     assert list(stages["stage"]) == list(range(7))
@@ -64,11 +64,13 @@ def test_random_control_ci_includes_zero(tiny_context):
     ctx = replace(tiny_context, methods=("random",), n_per_class=100, n_boot=1000)
     assert ctx.beats.n > 2 * tiny_context.beats.n
     df = run_randomization(ctx, {"input_reference": False})
-    full = _rows(df, fully_randomized=True, reference="trained", **{"class": "all"})
+    full = _rows(df, fully_randomized=True, reference="trained", method="random",
+                 **{"class": "all"})
     assert len(full) == 1
     assert full["ci_low"].iloc[0] <= 0 <= full["ci_high"].iloc[0]
     assert abs(full["value"].iloc[0]) < 0.01
-    stage0 = _rows(df, stage=0, reference="trained_fresh_noise", **{"class": "all"})
+    stage0 = _rows(df, stage=0, reference="trained_fresh_noise", method="random",
+                   **{"class": "all"})
     assert abs(stage0["value"].iloc[0]) < 0.01  # its noise ceiling is 0 too
 
 
@@ -169,7 +171,7 @@ def test_several_weight_draws_pool_beats(tiny_context):
     base = {"methods": ["saliency"], "input_reference": False, "fresh_noise": False}
     one = [run_randomization(tiny_context, {**base, "seed": s}) for s in (0, 1)]
     two = run_randomization(tiny_context, {**base, "seed": 0, "draws": 2})
-    key = dict(reference="trained", **{"class": "all"})
+    key = dict(reference="trained", method="saliency", **{"class": "all"})
     v0, v1, v2 = (_rows(d, **key).set_index("stage")["value"] for d in (*one, two))
     assert v0.loc[0] == v2.loc[0] == 1.0
     np.testing.assert_allclose(v2.loc[1:], (v0.loc[1:] + v1.loc[1:]) / 2, atol=1e-12)
@@ -178,3 +180,76 @@ def test_several_weight_draws_pool_beats(tiny_context):
     assert set(_rows(two, **key)["draws"]) == {1, 2}
     with pytest.raises(ConfigError, match="draws"):
         run_randomization(tiny_context, {**base, "draws": 0})
+
+
+def test_matched_null_columns_and_flags(table):
+    from ecgsignal.evaluation.experiments.randomization import NULLS, null_method
+
+    assert null_method("input_x_gradient") == "input_noise" and null_method("gradcam") == "random"
+    assert null_method("input") == "input_noise" and null_method("random") == "random"
+    for col in ("null_method", "excess", "excess_ci_low", "excess_ci_high", "excess_p_holm",
+                "flag_excess", "auc", "auc_ci_low", "auc_ci_high", "null_reached_stage"):
+        assert col in table.columns
+    key = dict(reference="trained", measure="spearman_abs", normalization="raw",
+               order="top_down", **{"class": "all"})
+    full = _rows(table, fully_randomized=True, **key).set_index("method")
+    # excess = similarity − the null's similarity (the paired mean difference is the difference
+    # of the means: every beat is finite here)
+    for m in ("saliency", "input_x_gradient", "input"):
+        null = full.loc[m, "null_method"]
+        assert full.loc[m, "excess"] == pytest.approx(
+            full.loc[m, "value"] - full.loc[null, "value"], abs=1e-9)
+        assert full.loc[m, "excess_ci_low"] <= full.loc[m, "excess"] <= full.loc[m, "excess_ci_high"]
+    # the nulls are their own nulls: no excess, never flagged
+    for m in NULLS:
+        assert np.isnan(full.loc[m, "excess"]) and not full.loc[m, "flag_excess"]
+    # |x| keeps its map exactly (1) while x ⊙ fresh noise does not: flagged against its null
+    assert full.loc["input", "flag_excess"]
+    assert 0.2 < full.loc["input_noise", "value"] < 0.95  # the input's share: far above 0
+    assert (full["excess_p_holm"].dropna() <= 1).all()
+    # flags come only from the Holm-adjusted excess, a stricter bar than the raw CI
+    flagged = methods_not_converging(table)
+    assert set(flagged["method"]) == set(full.index[full["flag_excess"].astype(bool)])
+    zero = methods_not_converging(table, against="zero")
+    assert "input_noise" in set(zero["method"]) and "input_noise" not in set(flagged["method"])
+    with pytest.raises(ConfigError, match="against"):
+        methods_not_converging(table, against="one")
+
+
+def test_path_summary_and_partial_spearman(table):
+    from ecgsignal.evaluation.experiments.randomization import path_summary
+
+    ps = path_summary(table)
+    assert set(ps["order"]) == {"top_down", "bottom_up"}
+    sal = ps[ps["method"] == "saliency"].set_index("order")
+    # the area is the mean similarity over stages 1 … L, read back from the stage rows
+    for order in ("top_down", "bottom_up"):
+        st = _rows(table, method="saliency", reference="trained", measure="spearman_abs",
+                   normalization="raw", order=order, **{"class": "all"})
+        st = st[st["stage"] > 0]
+        assert sal.loc[order, "auc"] == pytest.approx(st["value"].mean(), abs=1e-9)
+        assert sal.loc[order, "auc_ci_low"] <= sal.loc[order, "auc"] <= sal.loc[order, "auc_ci_high"]
+        reached = sal.loc[order, "null_reached_stage"]
+        if np.isfinite(reached):
+            row = st[st["stage"] == reached]
+            assert (row["excess_ci_low"] <= 0).all()
+            assert (st[st["stage"] < reached]["excess_ci_low"] > 0).all()
+    inp = ps[ps["method"] == "input"]
+    np.testing.assert_allclose(inp["auc"], 1.0)  # |x| never changes
+    part = _rows(table, reference="trained_partial_input", method="input_x_gradient",
+                 measure="spearman_abs", normalization="raw", **{"class": "all"})
+    assert len(part) > 0 and part["value"].between(-1, 1).all()
+    # |x| against itself, controlling for |x|, has nothing left: NaN
+    assert _rows(table, reference="trained_partial_input", method="input")["value"].isna().all()
+
+
+def test_profiles_set_the_weight_draws():
+    from ecgsignal.run.pipeline import experiment_params
+    from ecgsignal.run.profiles import load_profile
+
+    assert experiment_params(load_profile("book"), "randomization")["draws"] >= 5
+    assert experiment_params(load_profile("smoke"), "randomization")["draws"] >= 2
+    assert experiment_params(load_profile("smoke", randomization_draws=3),
+                             "randomization")["draws"] == 3
+    with pytest.raises(ConfigError, match="randomization_draws"):
+        load_profile("smoke", randomization_draws=0)

@@ -42,7 +42,7 @@ def test_package_reexports_lazily():
 
 @pytest.fixture
 def counted(monkeypatch):
-    """Count the similarity matrices Experiment 1 computes (one per measure)."""
+    """Count the similarity matrices Experiment 1 computes (one per measure and model)."""
     calls = []
     real = exp_similarity.pairwise_similarity
 
@@ -55,8 +55,9 @@ def counted(monkeypatch):
 
 
 def test_saved_reread_and_recomputed(tiny_context, tmp_path, counted):
+    k = len(tiny_context.seeds)  # Experiment 1 averages over every model
     df = run_experiment("similarity", tiny_context, out_dir=tmp_path)
-    assert counted == ["spearman_abs"]
+    assert counted == ["spearman_abs"] * k
     folder = tmp_path / "similarity"
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "results.csv"]
     cfg = json.loads((folder / "config.json").read_text())
@@ -65,7 +66,7 @@ def test_saved_reread_and_recomputed(tiny_context, tmp_path, counted):
     assert list(pd.read_csv(folder / "results.csv").columns[: len(COLUMNS)]) == list(COLUMNS)
 
     again = run_experiment("similarity", tiny_context, out_dir=tmp_path)
-    assert counted == ["spearman_abs"]  # read back, nothing recomputed
+    assert counted == ["spearman_abs"] * k  # read back, nothing recomputed
     for col in ("method", "other", "class", "measure"):
         assert again[col].astype(str).tolist() == df[col].astype(str).tolist()
     np.testing.assert_allclose(again[["value", "ci_low", "ci_high"]].to_numpy(float),
@@ -73,13 +74,13 @@ def test_saved_reread_and_recomputed(tiny_context, tmp_path, counted):
 
     other = run_experiment("similarity", tiny_context, out_dir=tmp_path,
                            params={"measures": ["pearson"]})
-    assert counted == ["spearman_abs", "pearson"]  # a changed parameter recomputes
+    assert counted == ["spearman_abs"] * k + ["pearson"] * k  # a changed parameter recomputes
     assert set(other["measure"]) == {"pearson"}
     cfg = json.loads((folder / "config.json").read_text())
     assert cfg["params"] == {"measures": ["pearson"]}
     run_experiment("similarity", tiny_context, out_dir=tmp_path, params={"measures": ["pearson"]},
                    force=True)
-    assert counted == ["spearman_abs", "pearson", "pearson"]  # force recomputes
+    assert counted == ["spearman_abs"] * k + ["pearson"] * 2 * k  # force recomputes
 
 
 def test_bad_parameters(tiny_context, tmp_path):
@@ -111,4 +112,4 @@ def test_identical_across_two_runs(tiny_context, monkeypatch):
     monkeypatch.setattr(tiny_context.store, "enabled", False)
     misses = tiny_context.store.misses
     pd.testing.assert_frame_equal(first["similarity"], run_experiment("similarity", tiny_context))
-    assert tiny_context.store.misses - misses == len(tiny_context.methods)
+    assert tiny_context.store.misses - misses == len(tiny_context.methods) * len(tiny_context.seeds)

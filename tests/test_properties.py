@@ -44,9 +44,9 @@ CORRELATIONS = ("spearman_abs", "spearman_signed", "pearson")
 @PROPS
 @given(n=st.integers(1, 27),
        fs=st.one_of(st.integers(100, 1000), st.floats(100, 1000, allow_nan=False)),
-       seed=st.integers(0, 2**32 - 1))
-def test_generator_shapes_dtypes_and_einthoven(n, fs, seed):
-    cfg = SyntheticConfig(n=n, fs=fs, seed=seed)
+       seed=st.integers(0, 2**32 - 1), difficulty=st.sampled_from(["realistic", "easy"]))
+def test_generator_shapes_dtypes_and_einthoven(n, fs, seed, difficulty):
+    cfg = SyntheticConfig(n=n, fs=fs, seed=seed, difficulty=difficulty)
     ds = make_synthetic(cfg)
     T = int(round(1.2 * fs))
     assert ds.signals.shape == (n, 12, T) and ds.signals.dtype == np.float32
@@ -55,7 +55,8 @@ def test_generator_shapes_dtypes_and_einthoven(n, fs, seed):
     assert ds.diff_mask.shape == ds.criteria_mask.shape == ds.signals.shape
     assert ds.diff_mask.dtype == ds.criteria_mask.dtype == bool
     counts = np.bincount(ds.labels, minlength=9)
-    assert counts.sum() == n and counts.max() - counts.min() <= 1  # balanced over the classes
+    flipped = ds.label_flipped  # realistic: a flagged fraction of labels is deliberately wrong
+    assert counts.sum() == n and (flipped.any() or counts.max() - counts.min() <= 1)  # balanced
     assert set(np.unique(ds.split)) <= {0, 1, 2}
     s = ds.signals.astype(np.float64)
     i, ii, iii, avr, avl, avf = (s[:, k] for k in range(6))
@@ -216,9 +217,22 @@ seeds = st.integers(0, 2**31 - 1)
 
 @st.composite
 def profiles(draw) -> Profile:
+    dataset = draw(st.sampled_from(["synthetic", "ptbxl", "ptbxlplus", "arrays", "records"]))
+    own = dataset in ("arrays", "records")
+    data_options = {} if not own else {
+        "lead_order": draw(st.none() | st.just(("I", "II", "V1", "V2", "V3", "V4", "V5", "V6"))),
+        "unit": draw(st.none() | st.sampled_from(["mV", "uV", "V"])),
+        "layout": draw(st.none() | st.sampled_from(["NCT", "NTC"])),
+        "stored_fs": draw(st.none() | st.floats(50, 2000, allow_nan=False)),
+        "multilabel_columns": draw(st.none() | st.just(("NORM", "LBBB"))),
+    }
+    if dataset == "records":
+        data_options["records_format"] = draw(st.none() | st.sampled_from(["wfdb", "npy", "csv"]))
+        data_options["n_jobs"] = draw(st.integers(1, 8))
     return Profile(
+        **data_options,
         name=draw(names),
-        dataset=draw(st.sampled_from(["synthetic", "ptbxl", "ptbxlplus", "arrays"])),
+        dataset=dataset,
         data_root=draw(st.none() | st.just("/data/ptb-xl")),
         labels=draw(st.none() | st.just("labels.csv")),
         n_beats=draw(st.integers(9, 10**6)),

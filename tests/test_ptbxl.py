@@ -143,11 +143,11 @@ def test_parallel_extraction_is_identical(tree):
 
 def test_load_dataset_registry(tree):
     root, _ = tree
-    assert DATASETS.available() == ["synthetic", "ptbxl", "ptbxlplus", "arrays"]
-    assert [needs_data_root(n) for n in DATASETS] == [False, True, True, True]
+    assert DATASETS.available() == ["synthetic", "ptbxl", "ptbxlplus", "arrays", "records"]
+    assert [needs_data_root(n) for n in DATASETS] == [False, True, True, True, True]
     ds = load_dataset("ptbxl", data_root=root.parents[2], folds=(9,), source_fs=100, cache=False)
     assert ds.meta["record_ids"] == [9, 1003]
-    with pytest.raises(UnknownNameError, match="valid: synthetic, ptbxl, ptbxlplus, arrays"):
+    with pytest.raises(UnknownNameError, match="valid: synthetic, ptbxl, ptbxlplus, arrays, records"):
         load_dataset("mitbih")
     with pytest.raises(ConfigError, match="data_root"):
         load_dataset("ptbxl")

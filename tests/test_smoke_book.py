@@ -1,5 +1,7 @@
 """The real book under the smoke profile: every chapter runs (papermill), the site builds, and
-headless Chromium — network cut off — reads every page and drives both explorers.
+headless Chromium — network cut off — reads every page and drives both explorers, as a reader
+would: every local link and image resolves, no stray raw output, plotly only on explorer pages,
+page weights within budget, and both explorers usable at 390 px.
 
 The book's sources (``_config.yml``, ``_toc.yml``, ``book/``, ``notebooks/``) are copied to a
 temporary folder and executed there, so the test never touches the checkout's build products.
@@ -14,7 +16,16 @@ from pathlib import Path
 import nbformat
 import pytest
 from browsing import chromium, serve
-from test_browser import Page, _gd, _pages, _state
+from test_browser import (
+    MAX_EXPLORER_PAGE,
+    MAX_PLAIN_PAGE,
+    Page,
+    _gd,
+    _pages,
+    _state,
+    explorer_on_a_phone,
+    read_every_page,
+)
 
 from ecgsignal.run.book import CHAPTERS, build_book, run_book
 
@@ -146,3 +157,20 @@ def test_toggling_a_lead_changes_the_shown_probabilities(server, browser):
         assert pg.real_errors() == [] and pg.blocked == []
     finally:
         pg.close()
+
+
+@pytest.mark.browser
+def test_a_reader_finds_every_link_clean_text_and_light_pages(smoke_book, server, browser):
+    root = smoke_book[0]
+    weights = read_every_page(root, server, browser)
+    for rel, n in sorted(weights.items()):
+        print(f"{rel}: {n / 1e6:.2f} MB")
+    assert weights["book/intro.html"] <= MAX_PLAIN_PAGE
+    assert weights["book/_executed/06_randomization.html"] <= MAX_EXPLORER_PAGE
+    assert "book/protocols.html" in weights                 # the appendix the chapters cite
+
+
+@pytest.mark.browser
+def test_explorers_work_on_a_phone(smoke_book, server, browser):
+    explorer_on_a_phone(server, browser, "book/_executed/06_randomization.html", "stage")
+    explorer_on_a_phone(server, browser, "book/_executed/07_perturbation.html", "lead_set")

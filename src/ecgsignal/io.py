@@ -117,18 +117,50 @@ def save_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], compress
     return atomic_write(path, lambda fh: saver(fh, **{k: np.asarray(v) for k, v in arrays.items()}))
 
 
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def array_file_kind(path: str | os.PathLike) -> str | None:
+    """``"npy"`` or ``"npz"`` from the file's first bytes (not its name), or None for anything else.
+
+    numpy falls back to unpickling a file that is neither, so a file that is not an array archive
+    must be recognised *before* :func:`numpy.load` sees it.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    if head.startswith(_NPY_MAGIC):
+        return "npy"
+    if head[:4] in _ZIP_MAGICS:
+        return "npz"
+    return None
+
+
+def load_failure_reason(exc: BaseException) -> str:
+    """Why loading an array or checkpoint failed, in words that never advise unpickling it.
+
+    numpy and torch answer an object array with advice to load it "unsafely"; that advice is
+    replaced, since such a file from outside is exactly what must not be unpickled.
+    """
+    text = f"{type(exc).__name__}: {exc}"
+    if "pickl" in text.lower() or "object arrays" in text.lower() or "weights only" in text.lower():
+        return ("it holds Python objects (dtype object), not plain numbers; refused as untrusted "
+                "(store numeric arrays, and text as fixed-width strings)")
+    return text
+
+
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Load every array of an ``.npz`` with ``allow_pickle=False``; corrupt files raise CacheError."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
+    if array_file_kind(path) != "npz":
+        raise CacheError(f"{path} is not a valid .npy/.npz file (not a zip archive of arrays)")
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (ValueError, OSError, EOFError, KeyError) as exc:
-        raise CacheError(f"corrupt or truncated array file {path}: {exc}") from exc
-    except Exception as exc:  # zipfile.BadZipFile and friends
-        raise CacheError(f"corrupt or truncated array file {path}: {exc}") from exc
+    except Exception as exc:  # ValueError, OSError, EOFError, zipfile.BadZipFile and friends
+        raise CacheError(f"corrupt or truncated array file {path}: {load_failure_reason(exc)}") from exc
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

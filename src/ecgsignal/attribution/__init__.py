@@ -23,6 +23,7 @@ from ecgsignal.attribution.engine import (
     plan_chunks,
 )
 from ecgsignal.attribution.lrp_rules import attach_lrp_rules
+from ecgsignal.attribution.lrp_zennit import preload_zennit
 from ecgsignal.attribution.registry import (
     CONTROLS,
     COUNTERFACTUALS,
@@ -35,6 +36,8 @@ from ecgsignal.attribution.registry import (
     register_method,
     resolve_methods,
 )
+
+preload_zennit()  # before anyone else (Quantus) imports zennit: see lrp_zennit's docstring
 
 __all__ = [
     "CONTROLS",

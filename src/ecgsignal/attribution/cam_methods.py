@@ -50,18 +50,21 @@ def resolve_layer(model: nn.Module, layer: nn.Module | str | None) -> nn.Module:
 @register_method(MethodSpec(
     name="gradcam", kind="gradient", paper=True, stochastic=False, multiplies_input=False,
     lead_resolved=False, citation=_SELVARAJU,
-    description="Grad-CAM on the last conv stage, linearly upsampled to T, broadcast to all 12 "
-                "leads (no lead axis: leads are channels); signed unless relu_attributions.",
+    description="Grad-CAM on the last conv stage with its ReLU (>= 0), linearly upsampled to T, "
+                "broadcast to all 12 leads (no lead axis: leads are channels).",
 ))
 def gradcam(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
             layer: nn.Module | str | None = None,
-            relu_attributions: bool = False) -> torch.Tensor:
-    """Grad-CAM (Selvaraju et al. 2017) via Captum's ``LayerGradCam``.
+            relu_attributions: bool = True) -> torch.Tensor:
+    """Grad-CAM (Selvaraju et al. 2017, eq. 2) via Captum's ``LayerGradCam``.
 
-    The map on the layer's time axis ``T'`` is the channel sum of activations weighted by their
-    time-averaged gradients; upsampled to ``T`` with ``F.interpolate(mode="linear",
-    align_corners=False)`` and repeated over the 12 leads. Captum keeps negative values unless
-    ``relu_attributions=True`` (the original paper's ReLU).
+    The map on the layer's time axis ``T'`` is ``ReLU(Σ_k α_k A^k)``: the channel sum of
+    activations weighted by their time-averaged gradients, then the paper's ReLU, which keeps
+    only evidence *for* the class (so the map is >= 0 everywhere, also for an explained negative
+    or a randomised model). Upsampled to ``T`` with ``F.interpolate(mode="linear",
+    align_corners=False)`` (a convex combination, so it stays >= 0) and repeated over the 12
+    leads. ``relu_attributions=False`` gives the signed map without the ReLU (not the paper's
+    method; for inspection only).
     """
     cam = LayerGradCam(ctx.model, resolve_layer(ctx.model, layer)).attribute(
         x, target=target, relu_attributions=bool(relu_attributions)
@@ -84,8 +87,9 @@ def guided_gradcam(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
                    layer: nn.Module | str | None = None) -> torch.Tensor:
     """Guided Grad-CAM (Selvaraju et al. 2017) via Captum's ``GuidedGradCam``.
 
-    Captum applies the ReLU to the CAM (as the paper does) and upsamples it to ``T``; we ask for
-    linear interpolation, as for :func:`gradcam`.
+    Captum applies the ReLU to the CAM (as the paper and :func:`gradcam` do) and upsamples it to
+    ``T``; we ask for linear interpolation, as for :func:`gradcam`. So Guided Grad-CAM =
+    Guided Backprop ⊙ (the upsampled ``gradcam`` map of the same layer).
     """
     return GuidedGradCam(ctx.model, resolve_layer(ctx.model, layer)).attribute(
         x, target=target, interpolate_mode="linear"

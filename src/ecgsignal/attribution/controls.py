@@ -55,3 +55,22 @@ def edge_control(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor) -> t
         raise ConfigError("the edge control needs at least 2 samples per lead")
     (grad,) = torch.gradient(x, spacing=1.0 / ctx.fs, dim=-1)
     return grad.abs()
+
+
+@register_method(MethodSpec(
+    name="input_noise", kind="control", paper=False, stochastic=True, multiplies_input=True,
+    lead_resolved=True, citation=_BINDER, target_dependent=False,
+    description="x ⊙ n with n ~ N(0, 1) seeded per beat (fresh per model): the matched null of "
+                "the methods that multiply by the input.",
+))
+def input_noise_control(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``x ⊙ n`` (mV), ``n`` standard normal from the per-beat generators (seed, beat index).
+
+    Two such maps with independent noise correlate at Spearman(|x⊙n₁|, |x⊙n₂|) ≈ 0.64 on
+    synthetic beats (issue 12): the share of "similarity after full randomisation" that an
+    input-multiplying method keeps from the input alone, whatever the weights.
+    """
+    shape = tuple(x.shape[1:])
+    noise = np.stack([r.standard_normal(shape, dtype=np.float32)
+                      for r in ctx.beat_rngs(x.shape[0])])
+    return x * torch.from_numpy(noise).to(x.device)

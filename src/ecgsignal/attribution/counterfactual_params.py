@@ -21,7 +21,7 @@ The explanation is ``x − x'`` (mV), signed, ``(n, 12, T)``; it needs the synth
 configuration (option ``synthetic=ds.meta["config"]``), so that each beat's patient can be
 re-rendered, and raises :class:`~ecgsignal.errors.ConfigError` on any other data.
 
-This module re-traces the generator's private parameter stage (``synthetic._render``); a
+This module re-traces the generator's private parameter stage (``beatmodel._render``); a
 consistency check (``θ₁`` must re-render the generator's clean beat, ``θ₀`` its counterfactual)
 raises :class:`~ecgsignal.errors.DataError` if the generator changes without it.
 Reference: the "ground-truth counterfactual" idea of SYNTHETIC_ECG.md; search over
@@ -43,6 +43,8 @@ import numpy as np
 import torch
 
 from ecgsignal.attribution.registry import MethodContext, MethodSpec, register_method
+from ecgsignal.data import beatmodel as bm
+from ecgsignal.data import realism
 from ecgsignal.data import synthetic as syn
 from ecgsignal.errors import ConfigError, DataError
 
@@ -53,7 +55,7 @@ GROUPS: tuple[str, ...] = ("timing", "qrs", "st_t")
 (Q depth, R/S voltages, axis); ST-T amplitudes and the ST plateau (ST level, T amplitude)."""
 LEVELS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 
-_STT = [syn._W["T"], syn._W["ST"]]
+_STT = [bm._W["T"], bm._W["ST"]]
 
 
 def _config(config: Mapping[str, Any] | syn.SyntheticConfig) -> syn.SyntheticConfig:
@@ -84,19 +86,17 @@ def _patients(cfg: syn.SyntheticConfig) -> tuple[dict, dict, np.ndarray]:
     ss = np.random.SeedSequence(cfg.seed)
     rng_params, rng_class, _ = (np.random.default_rng(s) for s in ss.spawn(3))
     primary, findings = syn._assign_classes(cfg, rng_class)
-    if getattr(cfg, "difficulty", "easy") == "realistic":  # the realism branch's generator
-        from ecgsignal.data import realism  # type: ignore[attr-defined]
-
-        rng_real = np.random.default_rng(ss.spawn(1)[0])
+    rng_real = np.random.default_rng(ss.spawn(1)[0])
+    if cfg.difficulty == "realistic":
         if not cfg.multilabel:
             findings = np.concatenate(
                 [findings, realism.add_cooccurring(primary, cfg.class_names, rng_real)[:, None]], 1)
         base = realism.draw_patients(cfg.n, rng_params)
-        draws = {c: realism.DRAW[c](cfg.n, rng_params) for c in syn._ALL[1:] if c in cfg.class_names}
+        draws = {c: realism.DRAW[c](cfg.n, rng_params) for c in bm._ALL[1:] if c in cfg.class_names}
     else:
-        base = syn._draw_patients(cfg.n, rng_params)
-        draws = {c: syn._DRAW[c](cfg.n, rng_params) for c in syn._ALL[1:] if c in cfg.class_names}
-    has = np.zeros((cfg.n, len(syn._ALL)), bool)
+        base = bm._draw_patients(cfg.n, rng_params)
+        draws = {c: bm._DRAW[c](cfg.n, rng_params) for c in bm._ALL[1:] if c in cfg.class_names}
+    has = np.zeros((cfg.n, len(bm._ALL)), bool)
     for k in range(findings.shape[1]):
         ok = findings[:, k] >= 0
         has[np.flatnonzero(ok), findings[ok, k]] = True
@@ -104,33 +104,33 @@ def _patients(cfg: syn.SyntheticConfig) -> tuple[dict, dict, np.ndarray]:
 
 
 def _params(base: dict, draws: dict, idx: np.ndarray, has: np.ndarray) -> dict[str, np.ndarray]:
-    """Wave parameters of beats ``idx`` with findings ``has``: the first half of ``synthetic._render``."""
+    """Wave parameters of beats ``idx`` with findings ``has``: the first half of ``beatmodel._render``."""
     p = {k: v[idx].copy() for k, v in base.items()}
     p["qt"] = p["qtcf"] * np.cbrt(p["rr"])
     p["qrs_extra"] = np.zeros(len(idx))
     p["delta"] = np.zeros(len(idx))
     p["ramp"] = np.zeros((len(idx), 3))
-    sel = {c: np.flatnonzero(has[:, syn._CI[c]]) for c in syn._ORDER}
+    sel = {c: np.flatnonzero(has[:, bm._CI[c]]) for c in bm._ORDER}
     qs = {c: {k: v[idx[s]] for k, v in draws[c].items()} for c, s in sel.items() if s.size}
-    for c in syn._ORDER:
+    for c in bm._ORDER:
         if sel[c].size:
-            syn._intervals(p, qs[c], c, sel[c])
-    syn._layout(p)
-    for c in syn._ORDER:
+            bm._intervals(p, qs[c], c, sel[c])
+    bm._layout(p)
+    for c in bm._ORDER:
         if sel[c].size:
-            syn._morph(p, qs[c], c, sel[c])
+            bm._morph(p, qs[c], c, sel[c])
     th = np.deg2rad(p["fang"])
-    amp = np.empty((len(idx), syn._NW, 8))
+    amp = np.empty((len(idx), bm._NW, 8))
     amp[:, :, 0] = p["fmag"] * np.cos(th)
     amp[:, :, 1] = p["fmag"] * np.cos(th - np.pi / 3)
-    amp[:, :, syn._V] = p["prec"]
+    amp[:, :, bm._V] = p["prec"]
     return {"mu": p["mu"], "sl": p["sl"], "sr": p["sr"], "ramp": p["ramp"], "st": p["st"], "amp": amp}
 
 
 def _draw(q: dict[str, np.ndarray], t: np.ndarray) -> np.ndarray:
-    """``(m, 12, T)`` mV from wave parameters: the second half of ``synthetic._render``."""
-    m, G = q["mu"].shape[0], syn._GAUSS
-    g = np.empty((m, syn._NW, t.size), np.float32)
+    """``(m, 12, T)`` mV from wave parameters: the second half of ``beatmodel._render``."""
+    m, G = q["mu"].shape[0], bm._GAUSS
+    g = np.empty((m, bm._NW, t.size), np.float32)
     dt = t[None, None, :] - q["mu"][:, :G, None].astype(np.float32)
     sig = np.where(dt < 0, q["sl"][:, :G, None], q["sr"][:, :G, None]).astype(np.float32)
     np.exp(-0.5 * np.square(dt / sig), out=g[:, :G])
@@ -144,7 +144,7 @@ def _draw(q: dict[str, np.ndarray], t: np.ndarray) -> np.ndarray:
         fall = 1.0 / (1.0 + np.exp(-(st[:, 2:3] - t[None]) / np.maximum(st[:, 3:4], 1e-4)))
     g[:, G + 1] = rise * fall
     x8 = np.matmul(q["amp"].transpose(0, 2, 1).astype(np.float32), g)
-    return syn._twelve(x8)
+    return bm._twelve(x8)
 
 
 def _align(p0: dict, p1: dict) -> None:
@@ -156,11 +156,11 @@ def _align(p0: dict, p1: dict) -> None:
     """
     for a, b in ((p0, p1), (p1, p0)):
         absent = np.abs(a["amp"]).max(-1) == 0  # (m, W)
-        g = absent[:, : syn._GAUSS]
+        g = absent[:, : bm._GAUSS]
         for k in ("mu", "sl", "sr"):
-            a[k][:, : syn._GAUSS][g] = b[k][:, : syn._GAUSS][g]
-        a["ramp"][absent[:, syn._GAUSS]] = b["ramp"][absent[:, syn._GAUSS]]
-        a["st"][absent[:, syn._GAUSS + 1]] = b["st"][absent[:, syn._GAUSS + 1]]
+            a[k][:, : bm._GAUSS][g] = b[k][:, : bm._GAUSS][g]
+        a["ramp"][absent[:, bm._GAUSS]] = b["ramp"][absent[:, bm._GAUSS]]
+        a["st"][absent[:, bm._GAUSS + 1]] = b["st"][absent[:, bm._GAUSS + 1]]
 
 
 def _mix(p0: dict, p1: dict, a: tuple[float, float, float]) -> dict[str, np.ndarray]:
@@ -168,7 +168,7 @@ def _mix(p0: dict, p1: dict, a: tuple[float, float, float]) -> dict[str, np.ndar
     at, aq, as_ = a
     q = {k: p0[k] + at * (p1[k] - p0[k]) for k in ("mu", "sl", "sr", "ramp")}
     q["st"] = p0["st"] + as_ * (p1["st"] - p0["st"])
-    w = np.full((1, syn._NW, 1), aq)
+    w = np.full((1, bm._NW, 1), aq)
     w[:, _STT] = as_
     q["amp"] = p0["amp"] + w * (p1["amp"] - p0["amp"])
     return q
@@ -219,7 +219,7 @@ def param_counterfactuals(model: torch.nn.Module, config: Mapping[str, Any] | sy
     if (not np.allclose(clean, batch.clean[index], atol=1e-4)
             or not np.allclose(cf_true, batch.counterfactual[index], atol=1e-4)):
         raise DataError("the parameter-space counterfactual no longer re-renders the generator's "
-                        "beats: data/synthetic.py changed; update counterfactual_params._params")
+                        "beats: data/synthetic.py or data/beatmodel.py changed; update counterfactual_params")
     _align(p0, p1)
     noise = batch.beats[index] - batch.clean[index]
     grid = list(itertools.product(LEVELS, repeat=3))

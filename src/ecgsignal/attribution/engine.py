@@ -236,7 +236,8 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, target: int | np.n
     **overrides:
         Method options (``METHODS.get(method).options()`` lists them with defaults, e.g.
         ``n_steps`` for IG, ``n_samples``/``sigma_frac`` for SmoothGrad, ``window_ms`` for
-        Occlusion, ``epsilon`` for LRP, ``layer``/``relu_attributions`` for Grad-CAM), and
+        Occlusion, ``epsilon``/``gamma``/``bounds_mv`` for LRP, ``layer``/``relu_attributions``
+        for Grad-CAM), and
         ``max_rows`` (rows per forward/backward pass).
 
     Returns

@@ -1,4 +1,4 @@
-"""Backpropagation-based methods: gradients, path integrals, DeepLIFT, LRP (all via Captum).
+"""Backpropagation-based methods: gradients, path integrals, DeepLIFT (Captum), LRP (zennit).
 
 Every function takes one chunk of beats ``x`` ``(c, 12, T)`` (mV, on ``ctx.device``) and the
 target classes ``(c,)`` and returns signed maps ``(c, 12, T)``. Settings follow PROTOCOLS.md;
@@ -31,6 +31,8 @@ from captum.attr import (
 )
 
 from ecgsignal.attribution.lrp_rules import DEFAULT_EPSILON, attach_lrp_rules
+from ecgsignal.attribution.lrp_zennit import DEFAULT_EPSILON as ZENNIT_EPSILON
+from ecgsignal.attribution.lrp_zennit import DEFAULT_GAMMA, lrp_zennit
 from ecgsignal.attribution.registry import MethodContext, MethodSpec, register_method
 from ecgsignal.errors import ConfigError
 
@@ -57,6 +59,10 @@ _ERION = ("Erion et al. 2021, Improving performance of deep learning models with
 _BACH = ("Bach et al. 2015, On pixel-wise explanations for non-linear classifier decisions by "
          "layer-wise relevance propagation, PLoS ONE, doi:10.1371/journal.pone.0130140; "
          "Montavon et al. 2019, Layer-wise relevance propagation: an overview")
+_ANDERS = ("Anders et al. 2021, Software for dataset-wide XAI: from local explanations to global "
+           "insights with Zennit, CoRelAy, and ViRelAy, arXiv:2106.13200")
+_ANCONA = ("Ancona et al. 2018, Towards better understanding of gradient-based attribution "
+           "methods for deep neural networks, ICLR, arXiv:1711.06104")
 
 
 def _check_positive_int(name: str, value: Any) -> int:
@@ -258,17 +264,53 @@ def gradient_shap(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
 # ----------------------------------------------------------------------------- LRP
 @register_method(MethodSpec(
     name="lrp", kind="gradient", paper=True, stochastic=False, multiplies_input=True,
-    lead_resolved=True, citation=_BACH,
-    description="Layer-wise relevance propagation, ε-rule on every linear layer (rules set "
-                "explicitly for Conv1d/BatchNorm1d/pooling/residual sum).",
-    rows_per_beat=lambda o, t, fs, nb: 2,
+    lead_resolved=True, citation=f"{_BACH}; {_ANDERS}",
+    description="LRP through zennit, composite EpsilonGammaBox: z^B (box = the beat's range) on "
+                "the first conv, γ = 0.25 on the other convs (BatchNorm folded in), Norm on the "
+                "residual sum and pooling, ε = 1e-6 on the head; sums to the logit.",
+    rows_per_beat=lambda o, t, fs, nb: 4,
 ))
 def lrp(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
-        epsilon: float = DEFAULT_EPSILON) -> torch.Tensor:
-    """LRP-ε (Bach et al. 2015) via Captum's ``LRP`` with the rules of :mod:`.lrp_rules`.
+        epsilon: float = ZENNIT_EPSILON, gamma: float = DEFAULT_GAMMA,
+        bounds_mv: tuple[float, float] | None = None) -> torch.Tensor:
+    """LRP (Bach et al. 2015) with zennit's EpsilonGammaBox composite (Montavon et al. 2019).
 
-    Captum returns relevance scaled so that it sums (up to what ε and biases absorb) to the
-    target logit.
+    Rules per layer type (:data:`ecgsignal.attribution.lrp_zennit.RULES`):
+
+    * first ``Conv1d``: z^B, box ``[low, high]`` = each beat's ``[min, max]`` over leads and
+      samples (``bounds_mv=(low, high)`` fixes one box for all beats);
+    * other ``Conv1d`` (block and 1×1 skip convolutions): γ-rule, ``gamma`` = 0.25;
+    * ``BatchNorm1d``: folded into the preceding convolution by zennit's
+      ``SequentialMergeBatchNorm`` (then the identity);
+    * ``ReLU``: passed; ``Flatten``, eval ``Dropout``, the identity skip: unchanged;
+    * residual sum ``Add`` and ``AdaptiveAvgPool1d``: ``Norm``, relevance split in proportion to
+      each input's contribution;
+    * ``Linear`` head: ε-rule, ``epsilon`` = 1e-6.
+
+    The relevance put on the output is the target logit, so a map sums to the logit minus what
+    the biases (folded BatchNorm shifts, head bias) and the stabilisers absorb. Why this
+    composite and not EpsilonPlusFlat: see :mod:`ecgsignal.attribution.lrp_zennit`.
+    """
+    return lrp_zennit(ctx.model, x, target, epsilon=float(epsilon), gamma=float(gamma),
+                      bounds_mv=bounds_mv)
+
+
+@register_method(MethodSpec(
+    name="lrp_epsilon_captum", kind="gradient", paper=False, stochastic=False,
+    multiplies_input=True, lead_resolved=True, citation=f"{_BACH}; {_ANCONA}",
+    description="Captum's LRP with the ε-rule (ε = 1e-9) on every layer: on a ReLU network this "
+                "IS Input×Gradient (Ancona et al. 2018), a pitfall kept for chapter 09.",
+    rows_per_beat=lambda o, t, fs, nb: 2,
+))
+def lrp_epsilon_captum(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
+                       epsilon: float = DEFAULT_EPSILON) -> torch.Tensor:
+    """LRP-ε via Captum's ``LRP`` with the rules of :mod:`.lrp_rules` (not the paper's ``lrp``).
+
+    Identity (Ancona et al. 2018, "Towards better understanding of gradient-based attribution
+    methods", Prop. on ε-LRP): with ε → 0 the ε-rule's ratio ``f(z)/z`` is the ReLU's derivative,
+    so on a network of linear layers and ReLUs ε-LRP equals Gradient × Input exactly, with or
+    without biases. A widely used LRP configuration is thus Input×Gradient in disguise; the
+    test ``test_lrp_epsilon_captum_is_input_x_gradient`` pins the identity.
     """
     with attach_lrp_rules(ctx.model, epsilon=float(epsilon)):
         return LRP(ctx.model).attribute(x, target=target)

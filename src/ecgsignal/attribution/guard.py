@@ -1,7 +1,9 @@
 """Leave the model exactly as we found it after an attribution call.
 
-Captum attaches hooks, sets attributes (LRP's ``rule`` and ``activations``) and, for LRP, swaps
-weights and loads them back. An attribution call must not change the model a chapter holds, even
+Captum attaches hooks, sets attributes (its LRP's ``rule`` and ``activations``) and, for LRP, swaps
+weights and loads them back; zennit (the paper's LRP) registers hooks and canonizers that fold
+BatchNorm into the convolutions' weights and override :class:`~ecgsignal.models.cnn.Add`'s forward
+until they are removed. An attribution call must not change the model a chapter holds, even
 when a method fails half-way, so :func:`frozen_eval` snapshots what it can change and restores it.
 """
 

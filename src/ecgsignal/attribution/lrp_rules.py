@@ -1,8 +1,16 @@
-"""LRP rules for 1D CNNs, set explicitly per layer type (Captum's table covers 2D layers only).
+"""Captum LRP rules for 1D CNNs, set per layer type: the extra ``lrp_epsilon_captum`` only.
+
+The paper's ``lrp`` is zennit's (:mod:`.lrp_zennit`). This module serves the extra
+``lrp_epsilon_captum``, kept to show a pitfall: Captum's ε-rule on every layer of a ReLU network
+*is* Input×Gradient (Ancona et al. 2018). With ε → 0 the ε-rule passes relevance ``R_j`` back as
+``x_i w_ij R_j / z_j``; writing ``R_j = z_j · c_j`` one finds ``R_i = x_i Σ_j w_ij c_j``, and the
+ratio ``relu(z)/z`` Captum uses at a ReLU is exactly its derivative (1 or 0). So the relevance
+is ``x ⊙ ∂f/∂x`` layer by layer, whatever the biases (they change ``z_j``, not the identity).
+Captum's ε-LRP on this network therefore says nothing Input×Gradient does not.
 
 Captum's :class:`~captum.attr.LRP` knows default rules for ``Conv2d``, ``BatchNorm2d``,
 ``Linear``, 2D pooling and its own ``Addition_Module``; any other leaf module without a ``rule``
-attribute makes it raise. :func:`lrp_rules` attaches, for the duration of a call:
+attribute makes it raise. :func:`attach_lrp_rules` attaches, for the duration of a call:
 
 * the ε-rule (:class:`~captum.attr._utils.lrp_rules.EpsilonRule`; Bach et al. 2015, Montavon
   et al. 2019) to every linear map: ``Conv1d``, ``Linear``, ``BatchNorm1d`` (affine in eval mode),
@@ -18,9 +26,9 @@ and registers that hook only once per tensor. With an identity skip, the block i
 both the first convolution (which owns the hook) and the skip; an ``IdentityRule`` would add a
 second hook dividing by ``x`` again, leaving the convolution branch's share un-multiplied. The
 pass rule registers no hooks, so both branches' gradients meet at ``x`` and are multiplied once:
-``R_x = x · (c_conv + c_skip)``, the ε-rule for a sum of two layers. The test that pins this:
-with zero-bias BatchNorm statistics (an untrained model) LRP-ε with small ε equals Gradient ×
-Input (Ancona et al. 2018), which fails with the identity rule.
+``R_x = x · (c_conv + c_skip)``, the ε-rule for a sum of two layers. The test that pins this is
+the identity above, with and without BatchNorm shifts (``test_lrp_epsilon_captum_is_input_x_
+gradient``): with the identity rule it fails.
 """
 
 from __future__ import annotations

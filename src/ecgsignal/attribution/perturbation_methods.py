@@ -59,6 +59,7 @@ def _per_eval(ctx: MethodContext, n_beats: int) -> int:
     multiplies_input=False, lead_resolved=True, citation=_ZEILER,
     description="Drop in the target logit when one lead × 40 ms window is set to 0 mV "
                 "(non-overlapping windows).",
+    own_perturbation=("patch", "zero"),
     rows_per_beat=_occlusion_rows,
 ))
 def occlusion(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
@@ -78,6 +79,7 @@ def occlusion(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
     name="feature_ablation", kind="perturbation", paper=False, stochastic=False,
     multiplies_input=False, lead_resolved=True, citation=_CAPTUM,
     description="Drop in the target logit when a whole lead is set to 0 mV (one value per lead).",
+    own_perturbation=("lead", "zero"),
     rows_per_beat=lambda o, t, fs, nb: 13,
 ))
 def feature_ablation(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -125,6 +127,7 @@ def _surrogate(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, explai
     lead_resolved=True, citation=_RIBEIRO,
     description="LIME over lead × 40 ms patches (400 samples, exponential cosine kernel), "
                 "weighted ridge surrogate.",
+    own_perturbation=("patch", "zero"),
     rows_per_beat=lambda o, t, fs, nb: int(o["n_samples"]),
 ))
 def lime(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *, n_samples: int = 400,
@@ -141,6 +144,7 @@ def lime(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *, n_samples
     name="kernel_shap", kind="perturbation", paper=False, stochastic=True,
     multiplies_input=False, lead_resolved=True, citation=_LUNDBERG,
     description="KernelSHAP over lead × 40 ms patches (400 coalitions), zero-filled.",
+    own_perturbation=("patch", "zero"),
     rows_per_beat=lambda o, t, fs, nb: int(o["n_samples"]),
 ))
 def kernel_shap(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,

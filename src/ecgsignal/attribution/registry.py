@@ -41,10 +41,13 @@ PAPER_METHODS: tuple[str, ...] = (
 )
 """The 12 attribution methods compared in the paper, in its order."""
 
-CONTROLS: tuple[str, ...] = ("random", "input", "edge")
-"""Null explainers (Binder et al. 2023; Adebayo et al. 2018): no model, no target."""
+CONTROLS: tuple[str, ...] = ("random", "input", "edge", "input_noise")
+"""Null explainers (Binder et al. 2023; Adebayo et al. 2018): no model, no target.
 
-EXTRAS: tuple[str, ...] = ("deconvolution", "feature_ablation", "lime", "kernel_shap", "vargrad")
+``input_noise`` (x ⊙ noise) is the matched null of every method that multiplies by the input."""
+
+EXTRAS: tuple[str, ...] = ("deconvolution", "feature_ablation", "lime", "kernel_shap", "vargrad",
+                           "lrp_epsilon_captum")
 """Registered but off by default: not in the paper; some are slow (LIME, KernelSHAP)."""
 
 COUNTERFACTUALS: tuple[str, ...] = ("counterfactual_signal", "counterfactual_params")
@@ -145,6 +148,12 @@ class MethodSpec:
     fn:
         The implementation (see :class:`MethodFn`); its keyword-only parameters are the
         method's options, overridable through ``attribute(**overrides)``.
+    own_perturbation:
+        For perturbation methods: ``(unit, fill)`` of the perturbation the map is made of —
+        ``("patch", "zero")`` for Occlusion (one lead × ``window_ms`` windows from sample 0 set
+        to 0 mV), ``("lead", "zero")`` for Feature Ablation. Experiment 4 marks the rows where
+        it would grade a method with that same perturbation
+        (:func:`ecgsignal.evaluation.perturbation.graded_on_own_perturbation`).
     rows_per_beat:
         ``rows_per_beat(options, n_samples, fs, n_baselines) -> int``: model rows one beat costs
         (``n_samples`` = ``T``), used to pick chunk sizes that keep each forward/backward pass
@@ -161,6 +170,7 @@ class MethodSpec:
     description: str
     target_dependent: bool = True
     needs_baselines: bool = False
+    own_perturbation: tuple[str, str] | None = None
     fn: MethodFn | None = field(default=None, compare=False, repr=False)
     rows_per_beat: Callable[[Mapping[str, Any], int, float, int], int] = field(
         default=_one_row, compare=False, repr=False

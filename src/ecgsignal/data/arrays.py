@@ -33,6 +33,7 @@ from ecgsignal.data.dataset import SPLITS, ECGDataset, stratified_split
 from ecgsignal.data.leads import LEAD_NAMES, N_LEADS, canonical_lead, derive_limb_leads
 from ecgsignal.data.resampling import resample
 from ecgsignal.errors import ConfigError, DataError
+from ecgsignal.io import array_file_kind, load_failure_reason
 
 __all__ = ["load_arrays", "read_signal_file", "reorder_leads", "UNIT_SCALE"]
 
@@ -120,12 +121,20 @@ def read_signal_file(path: str | os.PathLike, key: str = "signals") -> tuple[np.
     path = Path(path)
     if not path.exists():
         raise DataError(f"signal file not found: {path}")
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; give the signal file itself (.npy, .npz or .h5/.hdf5)")
     suffix = path.suffix.lower()
     extras: dict = {}
+    kind = None
+    if suffix in (".npy", ".npz"):
+        kind = array_file_kind(path)
+        if kind is None:
+            raise DataError(f"{path} is not a valid .npy/.npz file: it starts with neither the .npy "
+                            "signature nor a zip archive's (re-save it with numpy.save / numpy.savez)")
     try:
-        if suffix == ".npy":
+        if suffix == ".npy" and kind == "npy":
             arr = np.load(path, allow_pickle=False)
-        elif suffix == ".npz":
+        elif suffix in (".npy", ".npz"):
             with np.load(path, allow_pickle=False) as z:
                 if key not in z.files:
                     raise DataError(f"{path}: no array {key!r} in the .npz; it holds {z.files}")
@@ -168,7 +177,14 @@ def read_signal_file(path: str | os.PathLike, key: str = "signals") -> tuple[np.
     except ImportError:
         raise
     except Exception as exc:
-        raise DataError(f"cannot read signal file {path}: {exc}") from exc
+        reason = load_failure_reason(exc)
+        if "Python objects" in reason:
+            raise DataError(f"{path}: {reason}") from None
+        if suffix in (".npy", ".npz"):
+            raise DataError(f"{path} is not a valid .npy/.npz file: {reason}") from None
+        raise DataError(f"cannot read signal file {path}: {reason}") from None
+    if np.asarray(arr).dtype == object:  # h5py variable-length data
+        raise DataError(f"{path}: array {key!r} holds Python objects (dtype object); refused as untrusted")
     return np.asarray(arr), extras
 
 
@@ -238,8 +254,10 @@ def load_arrays(
     names = list(lead_order) if lead_order is not None else extras.get("lead_names")
     if names is None:
         raise ConfigError(
-            f"{signals_path}: the lead order is unknown; pass lead_order=[...] "
-            f"(e.g. {list(LEAD_NAMES)}) or store 'lead_names' in the file"
+            f"{signals_path}: the lead order is unknown; state it: lead_order=[...] here, "
+            f"'lead_order: [{', '.join(LEAD_NAMES)}]' in a profile, --lead-order on the command "
+            "line, -p data_options 'lead_order=I,II,...' with papermill; or store 'lead_names' in "
+            "a .npz (numpy.savez(path, signals=x, lead_names=np.array(names), fs=np.array(500.0)))"
         )
     if layout == "NTC":
         arr = np.swapaxes(arr, 1, 2)
@@ -266,7 +284,9 @@ def load_arrays(
             f"target_fs={target_fs:g} Hz, the model's rate)"
         )
     if rate is None:
-        raise ConfigError(f"{signals_path}: the sampling rate is unknown; pass fs=<Hz> or store 'fs' in the file")
+        raise ConfigError(f"{signals_path}: the sampling rate is unknown; state it: fs=<Hz> here, "
+                          "'stored_fs: <Hz>' in a profile, --stored-fs on the command line, "
+                          "-p data_options 'stored_fs=<Hz>' with papermill; or store 'fs' in the file")
     sig = reorder_leads(arr.astype(np.float64) * unit_scale(unit), names, source=str(signals_path))
     if float(rate) != float(target_fs):
         sig = resample(sig, float(rate), float(target_fs), axis=-1)

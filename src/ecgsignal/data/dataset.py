@@ -33,6 +33,9 @@ class ECGDataset:
         differs from its counterfactual, and the leads × window a diagnostic criterion inspects.
     split:
         Optional ``(n,)`` int8 array: 0 train, 1 validation, 2 test.
+    label_flipped:
+        Optional ``(n,)`` bool: beats whose label was deliberately flipped (the synthetic data's
+        documented label noise), so ground-truth analyses can leave them out.
     meta:
         Free-form provenance (source, seed, record ids…); JSON-serialisable values only.
     """
@@ -46,6 +49,7 @@ class ECGDataset:
     criteria_mask: np.ndarray | None = None
     split: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    label_flipped: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         validate_signals(self.signals)
@@ -104,6 +108,10 @@ class ECGDataset:
             if s.shape != (n,) or not np.isin(s, (0, 1, 2)).all():
                 raise DataError("split must be an (n,) array of 0 (train), 1 (val), 2 (test)")
             object.__setattr__(self, "split", s.astype(np.int8))
+        if self.label_flipped is not None:
+            f = np.asarray(self.label_flipped)
+            if f.shape != (n,) or f.dtype != bool:
+                raise DataError(f"label_flipped must be an (n,) bool array, got {f.dtype} {f.shape}")
 
     # ------------------------------------------------------------------ properties
     @property
@@ -157,6 +165,7 @@ class ECGDataset:
             diff_mask=take(self.diff_mask),
             criteria_mask=take(self.criteria_mask),
             split=take(self.split),
+            label_flipped=take(self.label_flipped),
             meta=dict(self.meta),
         )
 

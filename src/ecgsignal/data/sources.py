@@ -7,6 +7,8 @@ synthetic  the embedded generator (default; has masks)    not used
 ptbxl      PTB-XL 10 s records → median beats             PTB-XL folder
 ptbxlplus  PTB-XL+ ready-made 12SL / Uni-G median beats   PTB-XL+ folder
 arrays     a user's ``(n, 12, T)`` arrays + labels CSV    the signal file, or a folder
+records    a user's raw 10 s records + labels CSV →       the folder of records
+           median beats (WFDB, .npy or .csv per record)
 ========== ============================================== ===========================
 
 Sources are held in the :data:`DATASETS` registry, so a chapter takes ``dataset=`` and
@@ -81,7 +83,26 @@ def _arrays(data_root: str | os.PathLike | None = None, **kwargs: Any) -> ECGDat
         if "labels_path" not in kwargs and (root / "labels.csv").is_file():
             kwargs["labels_path"] = root / "labels.csv"
         root = files[0]
-    return load_arrays(root, **kwargs)
+    return _call(load_arrays, root, kwargs)
+
+
+@DATASETS.register("records")
+def _records(data_root: str | os.PathLike | None = None, **kwargs: Any) -> ECGDataset:
+    """``data_root`` is the folder of records; ``labels_path`` defaults to its ``labels.csv``."""
+    from ecgsignal.data.records import load_records
+
+    return _call(load_records, _require_root("records", data_root), kwargs)
+
+
+def _call(loader: Callable[..., ECGDataset], root: Any, kwargs: dict[str, Any]) -> ECGDataset:
+    """``loader(root, **kwargs)``, a misspelt option failing with the valid ones named."""
+    import inspect
+
+    params = list(inspect.signature(loader).parameters)[1:]
+    unknown = sorted(set(kwargs) - set(params))
+    if unknown:
+        raise ConfigError(f"{loader.__name__}: unknown option(s) {unknown}; valid: {', '.join(params)}")
+    return loader(root, **kwargs)
 
 
 def _require_root(name: str, data_root: str | os.PathLike | None) -> str | os.PathLike:
@@ -96,14 +117,15 @@ def load_dataset(name: str = "synthetic", data_root: str | os.PathLike | None = 
     Parameters
     ----------
     name:
-        ``"synthetic"``, ``"ptbxl"``, ``"ptbxlplus"`` or ``"arrays"``.
+        ``"synthetic"``, ``"ptbxl"``, ``"ptbxlplus"``, ``"arrays"`` or ``"records"``.
     data_root:
         Local folder (or signal file for ``arrays``); must be None for ``synthetic``.
     **kwargs:
         Passed to the source's loader: ``SyntheticConfig`` fields for synthetic; config fields
         and keywords of :func:`~ecgsignal.data.ptbxl.load_ptbxl`,
         :func:`~ecgsignal.data.ptbxlplus.load_ptbxlplus` or
-        :func:`~ecgsignal.data.arrays.load_arrays` otherwise.
+        :func:`~ecgsignal.data.arrays.load_arrays` or
+        :func:`~ecgsignal.data.records.load_records` otherwise.
 
     Returns
     -------

@@ -116,6 +116,8 @@ class ExperimentContext:
         idx, tgt = [], []
         for c in range(ds.n_classes):
             pos = onehot[:, c] > 0
+            if ds.label_flipped is not None:  # flagged label noise: the label is not what was planted
+                pos &= ~ds.label_flipped[test]
             correct = proba.argmax(1) == c if not ds.multilabel else proba[:, c] > 0.5
             cand = np.flatnonzero(pos & correct)
             take = rng.permutation(cand)[: self.n_per_class]
@@ -129,9 +131,10 @@ class ExperimentContext:
 
     @cached_property
     def baselines(self) -> np.ndarray:
-        """Fixed random sample of training beats for DeepLiftShap / GradientSHAP, ``(b, 12, T)``."""
-        return make_baselines(self.dataset.signals[self.dataset.indices("train")],
-                              n=self.n_baselines, seed=self.seed)
+        """Fixed random sample of training beats for DeepLiftShap / GradientSHAP, ``(b, 12, T)``;
+        ``b = min(n_baselines, training beats)``, so that a small data set of one's own still runs."""
+        train = self.dataset.signals[self.dataset.indices("train")]
+        return make_baselines(train, n=min(self.n_baselines, len(train)), seed=self.seed)
 
     # ------------------------------------------------------------------ attributions
     def attribution_seed(self, model_seed: int | None = None) -> int:

@@ -110,6 +110,9 @@ def quantus_mprt_scores(model: nn.Module, x: np.ndarray, y: np.ndarray, explain:
         ``"original"`` → ``(n,)`` (trained vs trained, 1.0), then one ``(n,)`` per layer in
         Quantus' order. Torch's global RNG state is restored afterwards.
     """
+    from ecgsignal.attribution.lrp_zennit import preload_zennit
+
+    preload_zennit()  # quantus imports zennit when installed; zennit needs torchvision (or us)
     import quantus
 
     x, y = _check_inputs(x, y)

@@ -27,7 +27,7 @@ import torch
 from ecgsignal.config import config_hash, to_dict
 from ecgsignal.data.dataset import ECGDataset
 from ecgsignal.errors import CacheError, ConfigError, DataError
-from ecgsignal.io import atomic_path, read_json, sha256_file, write_json
+from ecgsignal.io import atomic_path, load_failure_reason, read_json, sha256_file, write_json
 from ecgsignal.models.cnn import ECGCNN, ModelConfig, build_model
 from ecgsignal.models.training import TrainConfig, resolve_device, train_model
 from ecgsignal.paths import cache_dir as default_cache_dir
@@ -135,8 +135,8 @@ def load_checkpoint(
         raise CacheError(f"no checkpoint file {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated zip, refused pickle, bad magic number…
-        raise CacheError(f"checkpoint {path} could not be loaded safely: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # truncated zip, refused object, bad magic number…
+        raise CacheError(f"checkpoint {path} could not be loaded safely: {load_failure_reason(exc)}") from exc
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CacheError(f"checkpoint {path} is not a plain state dict of tensors")
     model = build_model(n_classes, model_config or ModelConfig(), n_leads=n_leads)

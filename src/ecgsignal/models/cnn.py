@@ -3,7 +3,8 @@
 Rules that keep every attribution method correct (PROTOCOLS.md): a separate ``nn.ReLU`` module per
 use (Captum's DeepLift and LRP go wrong when one ReLU module is reused: captum #1082/#1104), no
 in-place ops, no functional activations in ``forward``, and the residual sum done by a module
-(:class:`Add`) so LRP can give it a rule.
+(:class:`Add`) so LRP can treat it (zennit's canonizer routes it through a ``Sum`` layer; Captum's
+ε-rules give it a rule).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class ModelConfig:
 
 
 class Add(nn.Module):
-    """Element-wise sum of two tensors, as a module (for LRP's rule assignment)."""
+    """Element-wise sum of two tensors, as a module (so LRP can find the residual sum)."""
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return a + b

@@ -323,7 +323,6 @@ def naive_attribute(model: nn.Module, x: np.ndarray, target: np.ndarray, method:
     """
     import torch.nn.functional as F
     from captum.attr import (
-        LRP,
         DeepLift,
         DeepLiftShap,
         GuidedBackprop,
@@ -335,9 +334,10 @@ def naive_attribute(model: nn.Module, x: np.ndarray, target: np.ndarray, method:
         Saliency,
     )
 
-    from ecgsignal.attribution import METHODS, MethodContext, attach_lrp_rules
+    from ecgsignal.attribution import METHODS, MethodContext
     from ecgsignal.attribution.engine import _quiet_captum
     from ecgsignal.attribution.guard import frozen_eval
+    from ecgsignal.attribution.lrp_zennit import lrp_composite
     from ecgsignal.attribution.perturbation_methods import window_samples
 
     if method not in ENGINE_METHODS:
@@ -375,7 +375,8 @@ def naive_attribute(model: nn.Module, x: np.ndarray, target: np.ndarray, method:
         if method == "guided_backprop":
             return GuidedBackprop(model).attribute(xi, target=ti)
         if method == "gradcam":
-            cam = LayerGradCam(model, model.last_conv).attribute(xi, target=ti)
+            cam = LayerGradCam(model, model.last_conv).attribute(xi, target=ti,
+                                                                 relu_attributions=True)
             return F.interpolate(cam, size=xi.shape[-1], mode="linear",
                                  align_corners=False).expand(-1, xi.shape[1], -1)
         if method == "guided_gradcam":
@@ -395,9 +396,11 @@ def naive_attribute(model: nn.Module, x: np.ndarray, target: np.ndarray, method:
             grads = Saliency(model).attribute((b + alpha * diff).requires_grad_(True),
                                               target=ti.expand(k), abs=False)
             return (grads * diff).mean(0, keepdim=True)
-        if method == "lrp":
-            with attach_lrp_rules(model, epsilon=float(opts["epsilon"])):
-                return LRP(model).attribute(xi, target=ti)
+        if method == "lrp":  # zennit, EpsilonGammaBox with the beat's own box, one beat a call
+            with lrp_composite(model, xi.amin(), xi.amax(), epsilon=float(opts["epsilon"]),
+                               gamma=float(opts["gamma"])) as attributor:
+                onehot = F.one_hot(ti, int(model(xi).shape[1])).to(xi.dtype)
+                return attributor(xi, lambda out: out * onehot)[1]
         w = window_samples(opts["window_ms"], fs)  # occlusion
         n_windows = xi.shape[1] * -(-xi.shape[2] // w)
         return Occlusion(model).attribute(xi, sliding_window_shapes=(1, w), strides=(1, w),

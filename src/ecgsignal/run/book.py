@@ -15,7 +15,10 @@ by the local Sphinx extension ``book/_ext/ecgsignal_site.py``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -64,13 +67,15 @@ CHAPTERS: tuple[str, ...] = (
     "10_workshop",
     "11_your_data",
     "12_performance",
+    "13_statistics",
 )
 NOTEBOOK_DIR = "notebooks"
 EXECUTED_DIR = "book/_executed"
 _FAILED_DIR = "_build/failed"
 LIVE_NOTE = ("<p class=\"ecgsignal-live-note\">This explorer is live: it needs a running Python "
-             "kernel. Open the chapter on Binder (rocket icon above) or in Jupyter to use it; "
-             "the static explorer on this page works without one.</p>")
+             "kernel. Open the chapter on Binder (rocket icon above) or in Jupyter to use it.</p>")
+#: Added to the note on pages that also show a static explorer (one that needs no kernel).
+LIVE_NOTE_STATIC = " The static explorer on this page works without one."
 
 
 class BookError(ECGSignalError, RuntimeError):
@@ -167,7 +172,14 @@ def prepare_executed(nb: Any) -> Any:
     * Live ipywidgets outputs (which need a kernel) are replaced by a note pointing to Binder,
       and the saved widget state is dropped, so no page tries to load the widget manager from a
       CDN.
+    * Every image output's plain-text form (for matplotlib figures, the description that
+      :func:`ecgsignal.run.chapter.describe_figures` installs) is recorded as its alt text in
+      ``nb.metadata["ecgsignal"]["alt"]``, keyed by the SHA-256 of the image bytes — the name
+      myst-nb gives the image file; ``book/_ext/ecgsignal_site.py`` applies it.
     """
+    alt: dict[str, str] = {}
+    note = LIVE_NOTE.replace("</p>", LIVE_NOTE_STATIC + "</p>") if _has_static_explorer(nb) \
+        else LIVE_NOTE
     for cell in nb.cells:
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
         if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
@@ -175,9 +187,46 @@ def prepare_executed(nb: Any) -> Any:
         for out in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
             data = out.get("data")
             if data and "application/vnd.jupyter.widget-view+json" in data:
-                out["data"] = {"text/html": LIVE_NOTE, "text/plain": "(live explorer)"}
+                out["data"] = {"text/html": note, "text/plain": "(live explorer)"}
+            elif data:
+                alt.update(_image_alt(data))
     nb.metadata.pop("widgets", None)
+    if alt:
+        nb.metadata.setdefault("ecgsignal", {})["alt"] = alt
     return nb
+
+
+_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
+
+
+def _has_static_explorer(nb: Any) -> bool:
+    """Whether a code cell of ``nb`` shows a static explorer (the ``data-ecgx`` plotly figure)."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            html = (out.get("data") or {}).get("text/html", "")
+            if "ECGX" in ("".join(html) if isinstance(html, list) else str(html)):
+                return True
+    return False
+
+
+def _image_alt(data: Mapping[str, Any]) -> dict[str, str]:
+    """``{sha256 of the image bytes: alt text}`` for an output's images with a description."""
+    text = data.get("text/plain", "")
+    text = " ".join(("".join(text) if isinstance(text, list) else str(text)).split())
+    if not text or re.fullmatch(r"<Figure size .*>", text):
+        return {}
+    out = {}
+    for mime in _IMAGE_TYPES:
+        content = data.get(mime)
+        if isinstance(content, list):
+            content = "".join(content)
+        if isinstance(content, str) and content:
+            try:
+                raw = base64.b64decode(content)
+            except (binascii.Error, ValueError):
+                continue
+            out[hashlib.sha256(raw).hexdigest()] = text
+    return out
 
 
 @contextlib.contextmanager

@@ -81,15 +81,96 @@ def open_chapter(profile: str | Profile = "book", progress: bool = False,
     Wrong types or unknown names raise :class:`~ecgsignal.errors.ConfigError` naming the field.
     """
     prof = load_profile(profile, **overrides)
+    describe_figures()
     tag = prof.name if prof.dataset == "synthetic" else f"{prof.name}-{prof.dataset}"
     return Chapter(profile=prof, out_dir=results_root() / tag, progress=progress)
 
 
-def glue(name: str, value: Any, display: bool = False) -> Any:
-    """Glue ``value`` for the prose (myst-nb) when available; returns ``value``."""
+def glue(name: str, value: Any, display: bool = False) -> None:
+    """Glue ``value`` for the prose (myst-nb) when available.
+
+    Returns ``None``, so that a cell ending with a ``glue(...)`` call shows no stray output
+    (a bare float or a quoted string on the page).
+    """
     try:
         from myst_nb import glue as _glue
     except ImportError:  # a plain kernel without the book extra: nothing to glue into
-        return value
+        return
     _glue(name, value, display=display)
-    return value
+
+
+#: CSS class of the tables that :func:`table` renders (the reader's test allows missing-value
+#: marks only inside such tables).
+TABLE_CLASS = "ecgsignal-table"
+
+
+def table(df: pd.DataFrame, *, digits: int = 3, caption: str | None = None,
+          index: bool = True, na_rep: str = "—") -> Any:
+    """A styled table for a chapter page: numbers rounded, missing values shown as ``na_rep``.
+
+    Parameters
+    ----------
+    df:
+        The table (any shape).
+    digits:
+        Decimals of float columns.
+    caption:
+        Shown above the table.
+    index:
+        Show the index (``False`` hides it).
+    na_rep:
+        What a missing value (NaN, ``<NA>``, None) is shown as.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        Displayed by Jupyter as an HTML ``<table class="ecgsignal-table">``.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"table() needs a pandas DataFrame, got {type(df).__name__}")
+    floats = [c for c in df.columns if pd.api.types.is_float_dtype(df[c])]
+    sty = (df.style.format(na_rep=na_rep)
+           .format(f"{{:.{int(digits)}f}}", subset=floats, na_rep=na_rep)
+           .set_table_attributes(f'class="{TABLE_CLASS}"'))
+    if caption:
+        sty = sty.set_caption(caption)
+    if not index:
+        sty = sty.hide(axis="index")
+    return sty
+
+
+def describe_figures() -> bool:
+    """Make IPython describe matplotlib figures by their titles (their ``text/plain`` output).
+
+    The plain-text form of a figure shown in a notebook becomes
+    :func:`ecgsignal.visual.describe.describe_figure`'s one-line description instead of
+    ``<Figure size 640x480 with 1 Axes>``; the book uses it as the image's alt text. Returns
+    whether an IPython shell was there to configure (outside one this does nothing).
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    ip = get_ipython()
+    if ip is None:
+        return False
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from ecgsignal.visual.describe import describe_figure
+
+    # The inline backend drops every formatter registered for Figure when it loads (at the first
+    # figure): load it now with a throwaway figure, then register; re-register before each cell
+    # in case a later backend switch drops it again.
+    plt.close(plt.figure())
+    plain = ip.display_formatter.formatters["text/plain"]
+
+    def register(*_: Any) -> None:
+        if Figure not in plain.type_printers:
+            plain.for_type(Figure, lambda fig, p, cycle: p.text(describe_figure(fig)))
+
+    register()
+    if not getattr(ip, "_ecgsignal_describes_figures", False):
+        ip.events.register("pre_run_cell", register)
+        ip._ecgsignal_describes_figures = True
+    return True

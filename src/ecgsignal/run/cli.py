@@ -1,4 +1,4 @@
-"""The ``ecgsignal`` command line: data, train, attribute, experiment, book, bench."""
+"""The ``ecgsignal`` command line: data, train, attribute, experiment, book, coverage, bench."""
 
 from __future__ import annotations
 
@@ -20,12 +20,38 @@ def _profile_arg(p: argparse.ArgumentParser, default: str = "book") -> None:
     p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: profile's)")
     p.add_argument("--cache-dir", default=None,
                    help="cache folder (default: $ECGSIGNAL_CACHE or .cache/ecgsignal)")
+    _data_args(p, with_source=True)
+
+
+def _data_args(p: argparse.ArgumentParser, with_source: bool) -> None:
+    """How a user's own data are stored (the profile fields of the same names)."""
+    g = p.add_argument_group("your own data (dataset arrays / records; default: the profile's)")
+    if with_source:
+        g.add_argument("--dataset", default=None, help="synthetic, ptbxl, ptbxlplus, arrays or records")
+        g.add_argument("--data-root", default=None, help="signal file or folder of your data")
+        g.add_argument("--labels", default=None, help="labels CSV (default: labels.csv beside the data)")
+    g.add_argument("--lead-order", default=None,
+                   help="stored lead names in storage order, comma-separated, e.g. I,II,V1,V2,V3,V4,V5,V6")
+    g.add_argument("--unit", default=None, help="unit of the stored values: mV, uV or V")
+    g.add_argument("--layout", default=None, help="NCT (n, leads, T) or NTC (n, T, leads)")
+    g.add_argument("--stored-fs", type=float, default=None, help="rate the data are stored at, Hz")
+    g.add_argument("--key", default=None, help="array name inside a .npz / HDF5 file (default: signals)")
+    g.add_argument("--label-column", default=None, help="labels CSV column of class names (default: label)")
+    g.add_argument("--multilabel-columns", default=None, help="or 0/1 columns, one per class, comma-separated")
+    g.add_argument("--records-format", default=None, help="records: wfdb, npy or csv (default: found)")
+    if with_source:
+        g.add_argument("--n-jobs", type=int, default=None, help="worker processes of median extraction")
+
+
+_DATA_FIELDS = ("dataset", "data_root", "labels", "lead_order", "unit", "layout", "stored_fs", "key",
+                "label_column", "multilabel_columns", "records_format", "n_jobs")
 
 
 def _load(args: argparse.Namespace, **overrides):
     from ecgsignal.run.profiles import load_profile
 
-    return load_profile(args.profile, device=getattr(args, "device", None), **overrides)
+    data = {k: getattr(args, k, None) for k in _DATA_FIELDS}
+    return load_profile(args.profile, device=getattr(args, "device", None), **data, **overrides)
 
 
 # --------------------------------------------------------------------------- data
@@ -37,17 +63,38 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise SystemExit("error: --n must be at least 1")
     t0 = time.perf_counter()
-    ds = make_synthetic(SyntheticConfig(n=args.n, fs=args.fs, seed=args.seed))
+    ds = make_synthetic(SyntheticConfig(n=args.n, fs=args.fs, seed=args.seed, difficulty=args.difficulty))
     seconds = time.perf_counter() - t0
     save_npz(args.out, {
         "X": ds.signals, "y": ds.labels, "diff_mask": ds.diff_mask,
-        "criteria_mask": ds.criteria_mask, "split": ds.split,
+        "criteria_mask": ds.criteria_mask, "split": ds.split, "label_flipped": ds.label_flipped,
         "class_names": np.array(ds.class_names), "lead_names": np.array(LEAD_NAMES),
         "fs": np.array(ds.fs),
     }, compress=True)
     print(f"wrote {ds.n} beats ({ds.n_samples} samples at {ds.fs:g} Hz, 12 leads) to {args.out} "
           f"in {seconds:.2f} s")
     return 0
+
+
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from ecgsignal.data.check import check_data
+    from ecgsignal.run.profiles import LAYOUTS, RECORD_FORMATS, _split_names
+
+    if args.layout is not None and args.layout not in LAYOUTS:
+        raise SystemExit(f"error: --layout must be one of {', '.join(LAYOUTS)}, got {args.layout!r}")
+    if args.records_format is not None and args.records_format not in RECORD_FORMATS:
+        raise SystemExit(f"error: --records-format must be one of {', '.join(RECORD_FORMATS)}, "
+                         f"got {args.records_format!r}")
+    rep = check_data(
+        args.path, args.labels, dataset=args.dataset,
+        lead_order=None if args.lead_order is None else _split_names(args.lead_order),
+        unit=args.unit, layout=args.layout, stored_fs=args.stored_fs, key=args.key,
+        records_format=args.records_format, label_column=args.label_column,
+        multilabel_columns=None if args.multilabel_columns is None else _split_names(args.multilabel_columns),
+        class_names=None if args.class_names is None else _split_names(args.class_names),
+        max_records=args.max_records)
+    print(json.dumps(rep.to_json(), indent=1) if args.json else rep.text())
+    return 0 if rep.ok else 1
 
 
 # --------------------------------------------------------------------------- train
@@ -67,6 +114,30 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("test AUROC per class:")
         for c, v in tm.auroc.items():
             print(f"  {c:<6} {v:.4f}")
+    return 0
+
+
+# --------------------------------------------------------------------------- masks
+def cmd_masks(args: argparse.Namespace) -> int:
+    from ecgsignal.evaluation.necessity import mask_necessity
+    from ecgsignal.run.pipeline import build_context
+
+    prof = _load(args)
+    if prof.dataset != "synthetic":
+        raise SystemExit(f"error: the necessity check needs the synthetic data's counterfactuals, "
+                         f"not dataset={prof.dataset!r}")
+    ctx = build_context(prof, cache_dir=args.cache_dir, progress=not args.json)
+    seed = prof.seeds[0] if args.seed is None else args.seed
+    res = mask_necessity(ctx.model(seed), ctx.dataset, seed=prof.seed)
+    if args.json:
+        print(json.dumps({c: {k: v[k] for k in ("mask_drop", "control_drop", "flipped", "n")}
+                          for c, v in res.items()}))
+    else:
+        print(f"necessity of the difference masks, model seed {seed}, profile {prof.name}: median drop of "
+              "p(class) when the mask / an equal-size control region is made counterfactual")
+        print(f"  {'class':<6} {'mask':>6} {'control':>8} {'flipped':>8} {'n':>4}")
+        for c, v in res.items():
+            print(f"  {c:<6} {v['mask_drop']:6.3f} {v['control_drop']:8.3f} {v['flipped']:8.2f} {v['n']:4d}")
     return 0
 
 
@@ -144,6 +215,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(args)
 
 
+# --------------------------------------------------------------------------- coverage
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from ecgsignal.evaluation.coverage import coverage_table, run_coverage
+
+    res = run_coverage(n_sim=args.n_sim, n_boot=args.n_boot, seed=args.seed)
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    table = coverage_table(res)
+    print(f"coverage of nominal 95 % intervals, {args.n_sim} simulations, B = {args.n_boot}")
+    for row in table.itertuples(index=False):
+        ok = "ok " if 0.90 <= row.coverage <= 0.98 else "OUT"
+        print(f"  {ok} {row.design:<22} {row.routine:<18} {row.coverage:6.3f}  "
+              f"width {row.mean_width:.3f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecgsignal",
@@ -157,8 +245,27 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--n", type=int, default=900, help="number of beats (default 900)")
     synth.add_argument("--fs", type=float, default=250.0, help="sampling rate in Hz (default 250)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth.add_argument("--difficulty", choices=("realistic", "easy"), default="realistic",
+                       help="realistic (default): overlapping classes, EMG noise, label noise; "
+                            "easy: well-separated teaching data")
     synth.add_argument("--out", required=True, help="output .npz file")
     synth.set_defaults(func=cmd_data_synth)
+    check = dsub.add_parser("check", help="read your file or folder as the loaders will and report problems",
+                            description="Reads PATH as dataset arrays or records would and reports shape, "
+                                        "leads, rate, unit guess, NaN/flat/saturated leads, labels per class "
+                                        "and the first problem with its fix. Exit status 1 when a problem "
+                                        "is found, 0 otherwise.")
+    check.add_argument("path", help="signal file (.npy/.npz/.h5), or a folder of records")
+    check.add_argument("--labels", default=None, help="labels CSV (default: labels.csv beside the data)")
+    check.add_argument("--dataset", default=None, choices=("arrays", "records"),
+                       help="how to read PATH (default: a file or one-array folder is arrays, else records)")
+    _data_args(check, with_source=False)
+    check.add_argument("--class-names", default=None,
+                       help="expected class names, comma-separated: other labels are reported as unknown")
+    check.add_argument("--max-records", type=int, default=None, help="read at most this many records")
+    check.add_argument("--json", action="store_true",
+                       help='print {"n", "leads", "fs", "unit", "classes", "problems"} as JSON')
+    check.set_defaults(func=cmd_data_check)
 
     train = sub.add_parser("train", help="train (or load from cache) one seeded model")
     train.add_argument("--seed", type=int, default=0, help="model seed (default 0)")
@@ -166,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--json", action="store_true",
                        help="print one JSON object: auroc, checkpoint, seconds")
     train.set_defaults(func=cmd_train)
+
+    masks = sub.add_parser("masks", help="necessity check: does the model need its ground-truth masks?")
+    masks.add_argument("--seed", type=int, default=None, help="model seed (default: profile's first)")
+    _profile_arg(masks)
+    masks.add_argument("--json", action="store_true",
+                       help='print {class: {"mask_drop", "control_drop", "flipped", "n"}}')
+    masks.set_defaults(func=cmd_masks)
 
     attr = sub.add_parser("attribute", help="attribution maps of test beats, one array per method")
     attr.add_argument("--methods", default="all", help="all, or comma-separated method names")
@@ -193,6 +307,14 @@ def build_parser() -> argparse.ArgumentParser:
     brun.set_defaults(func=cmd_book_run)
     bbuild = bsub.add_parser("build", help="build the static site with Jupyter Book (no execution)")
     bbuild.set_defaults(func=cmd_book_build)
+
+    cov = sub.add_parser("coverage", help="measured coverage of every CI routine on simulated data")
+    cov.add_argument("--n-sim", type=int, default=200, help="simulations per design (default 200)")
+    cov.add_argument("--n-boot", type=int, default=200,
+                     help="bootstrap resamples per interval (default 200)")
+    cov.add_argument("--seed", type=int, default=0, help="seed of the simulations (default 0)")
+    cov.add_argument("--json", action="store_true", help="print the results as JSON")
+    cov.set_defaults(func=cmd_coverage)
 
     bench = sub.add_parser("bench", help="side-by-side speed ratios (see the Performance appendix)")
     bench.add_argument("--json", action="store_true", help="print the results as JSON")

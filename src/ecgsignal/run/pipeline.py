@@ -27,18 +27,42 @@ def build_dataset(p: Profile) -> ECGDataset:
     from ecgsignal.data.sources import load_dataset
 
     if p.dataset == "synthetic":
-        return load_dataset("synthetic", n=p.n_beats, fs=p.fs, seed=p.data_seed)
+        return load_dataset("synthetic", n=p.n_beats, fs=p.fs, seed=p.data_seed, difficulty=p.difficulty)
     if p.data_root is None:
         raise ConfigError(f"dataset={p.dataset!r} needs data_root= (a local folder or file); "
                           "nothing is downloaded at run time")
-    if p.dataset == "arrays":
-        # load_arrays' fs is the rate stored in the file; the models' rate is its target_fs
+    if p.dataset in ("arrays", "records"):
+        # the loaders' fs is the rate stored in the files; the models' rate is their target_fs
         kwargs: dict[str, Any] = {"target_fs": p.fs}
-        if p.labels is not None:
-            kwargs["labels_path"] = p.labels
+        for field, arg in (("labels", "labels_path"), ("lead_order", "lead_order"), ("unit", "unit"),
+                           ("layout", "layout"), ("stored_fs", "fs"), ("key", "key"),
+                           ("label_column", "label_column"), ("multilabel_columns", "multilabel_columns"),
+                           ("records_format", "format")):
+            value = getattr(p, field)
+            if value is not None:
+                kwargs[arg] = list(value) if isinstance(value, tuple) else value
+        if p.dataset == "records":
+            kwargs["n_jobs"] = p.n_jobs
     else:
         kwargs = {"fs": p.fs}
+        if p.dataset == "ptbxl" and p.n_jobs != 1:
+            kwargs["n_jobs"] = p.n_jobs
     return load_dataset(p.dataset, data_root=p.data_root, **kwargs)
+
+
+def check_profile_data(p: Profile, max_records: int | None = None):
+    """``ecgsignal data check`` on the profile's own data (dataset ``arrays`` or ``records``):
+    a :class:`~ecgsignal.data.check.CheckReport` of what the loader will read and what is wrong."""
+    from ecgsignal.data.check import check_data
+
+    if p.dataset not in ("arrays", "records"):
+        raise ConfigError(f"data check reads your own data (dataset arrays or records), not dataset={p.dataset!r}")
+    if p.data_root is None:
+        raise ConfigError(f"dataset={p.dataset!r} needs data_root= (your signal file or records folder)")
+    return check_data(p.data_root, p.labels, dataset=p.dataset, lead_order=p.lead_order, unit=p.unit,
+                      layout=p.layout, stored_fs=p.stored_fs, key=p.key, records_format=p.records_format,
+                      label_column=p.label_column, multilabel_columns=p.multilabel_columns,
+                      max_records=max_records)
 
 
 def build_context(p: Profile, dataset: ECGDataset | None = None, cache_dir: str | Path | None = None,
@@ -65,7 +89,8 @@ def experiment_params(p: Profile, name: str) -> dict[str, Any]:
     if name in ("similarity", "consistency"):
         return {"measures": list(p.similarity_measures)}
     if name == "randomization":
-        return {"orders": list(p.randomization_orders), "normalizations": ["raw", "abs_max"]}
+        return {"orders": list(p.randomization_orders), "normalizations": ["raw", "abs_max"],
+                "draws": p.randomization_draws}
     if name == "perturbation":
         return {"fractions": list(p.fractions), "replacements": list(p.perturbation_replacements),
                 "roar": p.roar}

@@ -23,10 +23,21 @@ class Profile:
     """Every knob a chapter or CLI run takes. Sizes in beats, times in seconds."""
 
     name: str = "book"
-    dataset: str = "synthetic"          # synthetic | ptbxl | ptbxlplus | arrays
+    dataset: str = "synthetic"          # synthetic | ptbxl | ptbxlplus | arrays | records
     data_root: str | None = None        # folder (or file, for arrays) of real data
-    labels: str | None = None           # labels CSV, for dataset=arrays
+    labels: str | None = None           # labels CSV, for dataset=arrays / records
+    # how a user's own data are stored (arrays / records; None: read from the file, or default)
+    lead_order: tuple[str, ...] | None = None   # stored lead names in storage order
+    unit: str | None = None             # mV | uV | V of the stored values
+    layout: str | None = None           # NCT (n, leads, T) | NTC (n, T, leads)
+    stored_fs: float | None = None      # Hz the data are stored at (fs is the models' rate)
+    key: str | None = None              # array name inside a .npz / HDF5 file
+    label_column: str | None = None     # labels CSV column of class names (default "label")
+    multilabel_columns: tuple[str, ...] | None = None   # or 0/1 columns, one per class
+    records_format: str | None = None   # records: wfdb | npy | csv (None: found from the files)
+    n_jobs: int = 1                     # worker processes of median-beat extraction
     n_beats: int = 5400                 # synthetic beats (balanced over 9 classes)
+    difficulty: str = "realistic"       # synthetic generator: realistic | easy (data/realism.py)
     fs: float = 250.0                   # Hz the models work at
     data_seed: int = 0
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)   # model seeds (Exp 2 uses all; others seeds[0])
@@ -39,6 +50,7 @@ class Profile:
     device: str = "cpu"
     similarity_measures: tuple[str, ...] = ("spearman_abs",)
     randomization_orders: tuple[str, ...] = ("top_down",)
+    randomization_draws: int = 5        # weight draws per stage in Exp 3 (CI over draws × beats)
     perturbation_replacements: tuple[str, ...] = ("zero", "mean", "interp", "noise")
     fractions: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
     roar: bool = False
@@ -80,12 +92,132 @@ def load_profile(name: str | Profile = "book", **overrides: Any) -> Profile:
         else:
             raise ConfigError(f"unknown profile {name!r}; valid: {', '.join(table)} "
                               "(or a path to a .yaml file)")
+    options = overrides.pop("data_options", None)
     for k, v in overrides.items():
         if v is not None:
             base[k] = v
+    for k, v in parse_data_options(options).items():
+        if k in overrides and overrides[k] is not None and overrides[k] != v:
+            raise ConfigError(f"{k} is given twice, as {overrides[k]!r} and in data_options as {v!r}")
+        base[k] = v
+    for k in ("lead_order", "multilabel_columns"):
+        if isinstance(base.get(k), str):
+            base[k] = _split_names(base[k])
+    if isinstance(base.get("stored_fs"), str):
+        base["stored_fs"] = _number("stored_fs", base["stored_fs"])
     prof = from_dict(Profile, base)
     _check(prof)
     return prof
+
+
+#: Profile fields that describe how a user's own data are stored, and the sources that read them.
+DATA_OPTIONS: dict[str, tuple[str, ...]] = {
+    "labels": ("arrays", "records"),
+    "lead_order": ("arrays", "records"),
+    "unit": ("arrays", "records"),
+    "layout": ("arrays", "records"),
+    "stored_fs": ("arrays", "records"),
+    "key": ("arrays",),
+    "label_column": ("arrays", "records"),
+    "multilabel_columns": ("arrays", "records"),
+    "records_format": ("records",),
+    "n_jobs": ("records", "ptbxl"),
+}
+LAYOUTS = ("NCT", "NTC")
+RECORD_FORMATS = ("wfdb", "npy", "csv")
+
+
+def _split_names(text: str) -> list[str]:
+    return [t.strip() for t in text.replace(";", ",").split(",") if t.strip()]
+
+
+def _number(name: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of Hz, got {text!r}") from None
+
+
+def parse_data_options(options: Any) -> dict[str, Any]:
+    """The loader options of a chapter's ``data_options`` parameter, as Profile fields.
+
+    ``options`` is None, a mapping, or text — JSON (``'{"unit": "uV"}'``) or
+    ``"lead_order=I,II,V1,V2,V3,V4,V5,V6; unit=uV; stored_fs=500"`` (what ``papermill -p``
+    passes). Names must be keys of :data:`DATA_OPTIONS`; a misspelt one fails naming the valid ones.
+    """
+    if options is None:
+        return {}
+    if isinstance(options, str):
+        text = options.strip()
+        if text.startswith("{"):
+            import json
+
+            try:
+                options = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"data_options is not valid JSON: {exc}") from None
+        else:
+            options = {}
+            for part in text.split(";"):
+                if not part.strip():
+                    continue
+                name, sep, value = part.partition("=")
+                if not sep:
+                    raise ConfigError(f"data_options: {part.strip()!r} is not name=value "
+                                      "(separate options with ';', e.g. 'unit=uV; stored_fs=500')")
+                name, value = name.strip(), value.strip()
+                if name == "n_jobs":
+                    try:
+                        options[name] = int(value)
+                    except ValueError:
+                        raise ConfigError(f"n_jobs must be an integer, got {value!r}") from None
+                elif name == "stored_fs":
+                    options[name] = _number(name, value)
+                else:
+                    options[name] = value
+    if not isinstance(options, dict):
+        raise ConfigError(f"data_options must be a mapping or 'name=value; ...' text, got {type(options).__name__}")
+    unknown = sorted(set(options) - set(DATA_OPTIONS))
+    if unknown:
+        raise ConfigError(f"unknown data option(s) {unknown}; valid: {', '.join(DATA_OPTIONS)}")
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _check_data_options(p: Profile) -> None:
+    """Options that the chosen source does not read, or values outside their choices, fail here."""
+    from ecgsignal.data.arrays import UNIT_SCALE
+
+    defaults = Profile()
+    stray = [k for k, srcs in DATA_OPTIONS.items()  # (labels: chapters pass it whatever the source)
+             if k != "labels" and getattr(p, k) != getattr(defaults, k) and p.dataset not in srcs]
+    if stray:
+        where = "; ".join(f"{k} is read by dataset {' / '.join(DATA_OPTIONS[k])}" for k in stray)
+        raise ConfigError(f"dataset={p.dataset!r} does not read {stray}: {where}")
+    if p.unit is not None and p.unit.strip().lower() not in UNIT_SCALE:
+        raise ConfigError(f"unit must be one of mV, uV, V; got {p.unit!r}")
+    if p.layout is not None and p.layout not in LAYOUTS:
+        raise ConfigError(f"layout must be one of {', '.join(LAYOUTS)} ((n, leads, T) or (n, T, leads)); "
+                          f"got {p.layout!r}")
+    if p.records_format is not None and p.records_format not in RECORD_FORMATS:
+        raise ConfigError(f"records_format must be one of {', '.join(RECORD_FORMATS)}; got {p.records_format!r}")
+    if p.stored_fs is not None and (not math.isfinite(p.stored_fs) or p.stored_fs <= 0):
+        raise ConfigError(f"stored_fs must be a positive number of Hz, got {p.stored_fs}")
+    if p.n_jobs < 1:
+        raise ConfigError(f"n_jobs must be >= 1, got {p.n_jobs}")
+    if p.lead_order is not None:
+        from ecgsignal.data.leads import LEAD_NAMES, canonical_lead
+
+        bad = []
+        for name in p.lead_order:
+            try:
+                canonical_lead(name)
+            except ValueError:
+                bad.append(name)
+        if bad:
+            raise ConfigError(f"lead_order: unknown lead name(s) {bad}; valid: {', '.join(LEAD_NAMES)}")
+    if p.label_column is not None and p.multilabel_columns is not None:
+        raise ConfigError("give label_column (one column of class names) or multilabel_columns "
+                          "(0/1 columns, one per class), not both")
 
 
 def _check(p: Profile) -> None:
@@ -104,10 +236,11 @@ def _check(p: Profile) -> None:
             raise ConfigError(f"{field} must be >= 0, got {getattr(p, field)}")
     if any(s < 0 for s in p.seeds):
         raise ConfigError(f"seeds must be >= 0, got {list(p.seeds)}")
-    for field in ("batch_size", "cube_beats", "cell_timeout"):
+    for field in ("batch_size", "cube_beats", "cell_timeout", "randomization_draws"):
         if getattr(p, field) < 1:
             raise ConfigError(f"{field} must be >= 1, got {getattr(p, field)}")
     _check_names(p)
+    _check_data_options(p)
 
 
 def _check_names(p: Profile) -> None:
@@ -121,6 +254,10 @@ def _check_names(p: Profile) -> None:
     from ecgsignal.run.pipeline import resolve_profile_methods
 
     DATASETS.get(p.dataset)
+    from ecgsignal.data.realism import DIFFICULTIES
+
+    if p.difficulty not in DIFFICULTIES:
+        raise ConfigError(f"unknown difficulty {p.difficulty!r}; valid: {', '.join(DIFFICULTIES)}")
     resolve_profile_methods(p.methods)
     for m in p.cube_methods:
         METHODS.get(m)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ecgsignal.errors import DataError
+from ecgsignal.evaluation.perturbation import graded_on_own_perturbation
 
 __all__ = [
     "areas",
@@ -88,9 +89,11 @@ def similarity_to_others(ctx: Any, measures: Sequence[str] = ("spearman_abs",), 
 
     For method *m* and beat *i*, the score is the mean over the comparison methods (every other
     method that is not a control; for a control, every non-control method) of the similarity of
-    their maps of beat *i* on the reference model. Its mean over beats gets a seeded percentile
-    bootstrap CI over beats (``ctx.n_boot`` resamples, paired across methods), per class and
-    pooled (``"all"``). Maps come from ``ctx.attributions`` (shared with Experiment 1).
+    their maps of beat *i* on each model of the context. Its mean over models and beats gets a
+    95 % CI that resamples the models and one beat set shared by them
+    (:func:`~ecgsignal.evaluation.crossed.crossed_ci`, ``ctx.n_boot`` resamples, paired across
+    methods), per class and pooled (``"all"``). Maps come from ``ctx.attributions`` (shared with
+    Experiment 1).
 
     Parameters
     ----------
@@ -106,14 +109,16 @@ def similarity_to_others(ctx: Any, measures: Sequence[str] = ("spearman_abs",), 
     -------
     pandas.DataFrame
         Columns ``method``, ``class``, ``measure``, ``value``, ``ci_low``, ``ci_high``, ``n``
-        (beats with a finite score), ``control`` (bool), ``n_compared`` (methods averaged).
+        ((model, beat) scores that are finite), ``control`` (bool), ``n_compared`` (methods
+        averaged) and ``n_models``. As in Experiment 1, the value is the mean over every model of
+        the context and the beats, and the CI resamples models and one shared beat set.
     """
     from ecgsignal.attribution import CONTROLS
+    from ecgsignal.evaluation.crossed import crossed_ci
     from ecgsignal.evaluation.experiments._groups import check_names, class_groups
     from ecgsignal.evaluation.experiments.consistency import comparison_methods
     from ecgsignal.evaluation.experiments.similarity import pairwise_similarity
     from ecgsignal.evaluation.similarity import SIMILARITY
-    from ecgsignal.evaluation.statistics import bootstrap_ci_many
 
     meas = check_names(list(measures), SIMILARITY, "measures")
     all_methods = list(dict.fromkeys(ctx.methods))
@@ -122,32 +127,36 @@ def similarity_to_others(ctx: Any, measures: Sequence[str] = ("spearman_abs",), 
     if unknown or len(names) < 2:
         raise DataError(f"methods must be at least two of the context's methods {all_methods}; "
                         f"got {names}")
-    seed = ctx.seeds[0]
-    maps = {m: ctx.attributions(m, seed=seed) for m in names}
+    seeds = list(dict.fromkeys(int(s) for s in ctx.seeds))
+    per_model = [{m: ctx.attributions(m, seed=s) for m in names} for s in seeds]
     beats = ctx.beats
     groups = class_groups(beats)
     non_controls = [m for m in names if m not in CONTROLS]
     records: list[dict[str, Any]] = []
     for ms in meas:
-        pw = pairwise_similarity(maps, ms)
-        cols, n_cmp = [], []
-        for m in names:
-            others = (comparison_methods(m, names) if m not in CONTROLS
-                      else [o for o in non_controls if o != m] or [o for o in names if o != m])
-            stack = np.stack([pw[(m, o)] if (m, o) in pw else pw[(o, m)] for o in others])
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN beats stay NaN
-                cols.append(np.nanmean(stack, axis=0))
-            n_cmp.append(len(others))
-        values = np.stack(cols, axis=1)  # (n beats, n methods)
+        cube = []  # per model: (n beats, n methods)
+        for maps in per_model:
+            pw = pairwise_similarity(maps, ms)
+            cols, n_cmp = [], []
+            for m in names:
+                others = (comparison_methods(m, names) if m not in CONTROLS
+                          else [o for o in non_controls if o != m] or [o for o in names if o != m])
+                stack = np.stack([pw[(m, o)] if (m, o) in pw else pw[(o, m)] for o in others])
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN beats stay NaN
+                    cols.append(np.nanmean(stack, axis=0))
+                n_cmp.append(len(others))
+            cube.append(np.stack(cols, axis=1))
+        values = np.stack(cube)  # (models, n beats, n methods): crossed, as in Experiment 1
         for cls, idx in groups:
-            est, lo, hi = bootstrap_ci_many(values[idx], n_boot=ctx.n_boot, seed=ctx.seed)
-            n_fin = np.isfinite(values[idx]).sum(axis=0)
+            r = crossed_ci(values[:, idx], n_boot=ctx.n_boot, seed=ctx.seed, bounds=(-1.0, 1.0))
+            n_fin = np.isfinite(values[:, idx]).sum(axis=(0, 1))
             for j, m in enumerate(names):
-                records.append({"method": m, "class": cls, "measure": ms, "value": float(est[j]),
-                                "ci_low": float(lo[j]), "ci_high": float(hi[j]),
-                                "n": int(n_fin[j]), "control": m in CONTROLS,
-                                "n_compared": n_cmp[j]})
+                records.append({"method": m, "class": cls, "measure": ms,
+                                "value": float(r.estimate[j]), "ci_low": float(r.low[j]),
+                                "ci_high": float(r.high[j]), "n": int(n_fin[j]),
+                                "control": m in CONTROLS, "n_compared": n_cmp[j],
+                                "n_models": len(seeds)})
     return pd.DataFrame.from_records(records)
 
 
@@ -359,7 +368,8 @@ def randomization_endpoints(randomization: pd.DataFrame, measure: str = "spearma
 
 
 def areas(perturbation: pd.DataFrame, measure: str = "mean_prob", kind: str = "abc",
-          unit: str = "patch", cls: str = "all", ranking: str = "abs") -> pd.DataFrame:
+          unit: str = "patch", cls: str = "all", ranking: str = "abs",
+          exclude_own: bool = False) -> pd.DataFrame:
     """Experiment 4's area rows of one kind, measure, unit and class, largest mean area first.
 
     Parameters
@@ -375,12 +385,17 @@ def areas(perturbation: pd.DataFrame, measure: str = "mean_prob", kind: str = "a
     ranking:
         ``"abs"`` (patches by summed ``|a|``) or ``"signed"`` (positive-first); ignored for a
         table without a ``ranking`` column.
+    exclude_own:
+        Drop the rows where a method is graded on its own perturbation (Occlusion under zero
+        replacement on its own 40 ms grid), as every ranking of methods must.
 
     Returns
     -------
     pandas.DataFrame
         ``method``, ``replacement``, ``value``, ``ci_low``, ``ci_high``, ``positive``
-        (``ci_low > 0``: the ranking beats its reverse, or beats a random ranking).
+        (``ci_low > 0``: the ranking beats its reverse, or beats a random ranking) and
+        ``own_perturbation`` (the table's column; for a table saved without it, recomputed with
+        :func:`~ecgsignal.evaluation.perturbation.graded_on_own_perturbation` at 40 ms).
     """
     _need(perturbation, ("method", "class", "measure", "unit", "replacement", "value", "ci_low",
                          "ci_high"), "Experiment 4's table")
@@ -394,6 +409,13 @@ def areas(perturbation: pd.DataFrame, measure: str = "mean_prob", kind: str = "a
                         f"ranking={ranking!r}")
     out = sel[["method", "replacement", "value", "ci_low", "ci_high"]].copy()
     out["positive"] = out["ci_low"].astype(float) > 0
+    if "own_perturbation" in sel.columns:
+        out["own_perturbation"] = sel["own_perturbation"].astype(str).eq("True").to_numpy()
+    else:
+        out["own_perturbation"] = [graded_on_own_perturbation(m, r, unit)
+                                   for m, r in zip(out["method"], out["replacement"])]
+    if exclude_own:
+        out = out[~out["own_perturbation"]]
     mean = out.groupby("method", sort=False)["value"].transform("mean")
     out = out.assign(_m=mean).sort_values("_m", ascending=False, kind="stable")
     return out.drop(columns="_m").reset_index(drop=True)
@@ -405,13 +427,16 @@ def replacement_agreement(perturbation: pd.DataFrame, measure: str = "mean_prob"
                           ) -> pd.DataFrame:
     """Spearman correlation, between replacements, of the methods' areas (do they rank alike?).
 
+    Rows where a method is graded on its own perturbation are left out
+    (``areas(exclude_own=True)``).
+
     Returns
     -------
     pandas.DataFrame
         Square replacement × replacement frame of Spearman ρ over methods (NaN with fewer than
         three methods).
     """
-    a = areas(perturbation, measure, kind, unit, cls, ranking)
+    a = areas(perturbation, measure, kind, unit, cls, ranking, exclude_own=True)
     if methods is not None:
         a = a[a["method"].isin(list(methods))]
     wide = a.pivot(index="method", columns="replacement", values="value")

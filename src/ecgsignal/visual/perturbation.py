@@ -173,7 +173,11 @@ def plot_area_between(df: pd.DataFrame, ax: Axes | None = None, *, measure: str 
     label = "LeRF − MoRF" if kind == "abc" else "random − MoRF"
     ax.set_xlabel(f"area between curves ({label}, {measure}; mean, 95 % CI)")
     where = "all classes" if str(cls) == "all" else f"class {cls}"
+    what = {"mean_prob": "mean probability", "mean_logodds": "mean log-odds",
+            "auroc": "class AUROC"}.get(measure, measure)
+    # the title names curve pair, measure, unit and ranking, so that every area figure has its own
+    units = {"patch": "patches", "lead": "leads"}.get(unit, f"{unit}s")
     by = "signed a" if ranking == "signed" else "|a|"
-    ax.set_title(f"Faithfulness by perturbation, {where}, ranked by {by}")
+    ax.set_title(f"Area {label} of the {what}, removing {units} ranked by {by}, {where}")
     ax.legend(title="replacement", fontsize=7, title_fontsize=7, frameon=False)
     return ax

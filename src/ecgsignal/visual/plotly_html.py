@@ -4,8 +4,9 @@ Jupyter Book 1 drops plotly 7's default renderer output (the ``application/vnd.p
 bundle it cannot draw), so chapters display figures as plain HTML: a ``<div>`` and a
 ``<script>`` calling ``Plotly.newPlot``. Where ``Plotly`` itself comes from depends on the mode:
 
-* ``"external"`` — the page already loads plotly.js. The book's ``_config.yml`` loads the copy
-  that :func:`vendor_plotly` places in ``book/_static/vendor/`` (no CDN), and
+* ``"external"`` — the page already loads plotly.js. The book's site extension
+  (``book/_ext/ecgsignal_site.py``) loads the copy that :func:`vendor_plotly` places in
+  ``book/_static/vendor/`` (no CDN) on the pages that draw a plotly figure, and
   :func:`ecgsignal.run.book.run_book` sets this mode for the chapters it executes, so the
   4.6 MB library is stored once for the whole site, not once per notebook.
 * ``"inline"`` — a live kernel (Jupyter, Voila, Binder): the first figure of a session carries

@@ -42,8 +42,12 @@ Protocol (PROTOCOLS.md; Samek et al. 2017; Hooker et al. 2019; Rong et al. 2022)
   retraining per method and fraction (the paper's five repeats are not done).
 
 Table columns: the common ones plus ``order`` (morf/lerf/random), ``replacement``, ``unit``
-(patch/lead/roar), ``n_removed`` (leads, for ``unit="lead"``), ``n`` (positives), ``n_neg`` and
-``ranking`` (abs/signed; NA for the random ranking and ROAR).
+(patch/lead/roar), ``n_removed`` (leads, for ``unit="lead"``), ``n`` (positives), ``n_neg``,
+``ranking`` (abs/signed; NA for the random ranking and ROAR) and ``own_perturbation``: True where
+a method is graded on its own perturbation (Occlusion's 40 ms zero-filled windows are exactly the
+40 ms patches zeroed here, so its map is nearly the MoRF oracle;
+:func:`~ecgsignal.evaluation.perturbation.graded_on_own_perturbation`). Such rows are kept out of
+rankings of methods (:func:`ecgsignal.run.summaries.areas`, ``exclude_own``).
 
 References
 ----------
@@ -75,6 +79,7 @@ from ecgsignal.evaluation.perturbation import (
     DEFAULT_FRACTIONS,
     RANKINGS,
     REPLACEMENTS,
+    graded_on_own_perturbation,
     lead_removal_mask,
     patch_grid,
     patch_scores,
@@ -443,6 +448,7 @@ def run_perturbation(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataF
                         "order": order, "replacement": how, "unit": unit,
                         "n_removed": j if unit == "lead" else pd.NA, "n": n_pos, "n_neg": n_neg,
                         "ranking": pd.NA if rb is None else rb,
+                        "own_perturbation": graded_on_own_perturbation(m, how, unit, patch_ms),
                     })
         for m, rb, how in ((m, rb, how) for m in methods for rb in rank_bys for how in hows):
             for unit in ("patch", "lead") if p["leads"] else ("patch",):
@@ -455,7 +461,8 @@ def run_perturbation(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataF
                             "experiment": "perturbation", "method": m, "class": cname,
                             "seed": model_seed, "measure": f"{name}_{meas}", "value": v,
                             "ci_low": lo, "ci_high": hi, "replacement": how, "unit": unit,
-                            "n": n_pos, "n_neg": n_neg, "ranking": rb,
+                            "n": n_pos, "n_neg": n_neg, "ranking": rb, "own_perturbation":
+                            graded_on_own_perturbation(m, how, unit, patch_ms),
                         })
     if p["roar"]:
         records += roar_records(ctx, _method_list(ctx, p["roar_methods"], "roar_methods"),

@@ -6,7 +6,8 @@ The reference model (``ctx.seeds[0]``) is randomised stage by stage with
 recommended by Hedström et al. 2023), or one stage at a time (``independent``). At every stage,
 every method's map of the explained beats is compared with the trained model's map, beat by beat,
 with each similarity measure of ``measures`` (default ``spearman_abs``), and summarised as the
-mean over beats with a seeded percentile-bootstrap 95 % CI, per class and pooled (``"all"``).
+mean over draws and beats with a 95 % CI that resamples draws and one beat-index set shared by
+the draws (:func:`~ecgsignal.evaluation.crossed.crossed_ci`), per class and pooled (``"all"``).
 Stage 0 is the trained model itself (similarity 1 by definition).
 
 Design choices (all parameters; see :data:`DEFAULTS`):
@@ -29,8 +30,21 @@ Design choices (all parameters; see :data:`DEFAULTS`):
 * ``draws``: one random draw of the weights is one sample. The Quantus cross-check shows how
   much a single draw matters: with the same distributions but other random numbers, the
   per-layer mean similarity of Saliency on the tiny model moved by up to 0.14. ``draws > 1``
-  repeats the walk with the seeds ``seed + d`` and carries that variability into the CI
-  (two-level bootstrap: draws, then beats). Stage 0 is shared by every draw.
+  repeats the walk with the seeds ``seed + d`` (and fresh attribution noise per draw) and
+  carries that variability into the CI (draws and a shared beat set resampled; with one draw
+  the CI is a BCa interval over beats and ignores the draw's variability). Stage 0 is shared by
+  every draw. The book profile uses 5 draws.
+* Matched nulls (issue 12): two maps that multiply independent noise by the same input already
+  correlate at ~0.64, so "above 0" is the wrong bar. Every method is compared, per draw and beat,
+  with its matched null — ``input_noise`` (x ⊙ fresh noise) for methods that multiply by the
+  input, ``random`` for the rest (both are always computed) — and the paired difference
+  ``excess`` gets a crossed CI; a method is flagged (``flag_excess``) only when the one-sided
+  Holm-adjusted p-value across methods is below 0.025, i.e. its excess CI lies above 0 after
+  the correction. Rows with ``reference="trained_partial_input"`` hold the partial Spearman of
+  the two maps controlling for ``|x|`` (:func:`~ecgsignal.evaluation.crossed.partial_spearman`).
+* Orders are compared along the path, not at the endpoint (top-down and bottom-up end in the same
+  network): ``auc`` is the mean similarity over stages 1 … L with its CI, and
+  ``null_reached_stage`` the first stage whose excess CI reaches 0 (:func:`path_summary`).
 * ``input_reference``: also compare each map with the input ``|x|`` (rows with
   ``reference="input"``): input-multiplying methods (Input×Gradient, IG, DeepLIFT, LRP…) keep the
   structure of the beat whatever the weights (Kindermans et al. 2019; Binder et al. 2023).
@@ -38,8 +52,11 @@ Design choices (all parameters; see :data:`DEFAULTS`):
 Table columns: the common ones (``stage`` = number of randomised stages ``k``) plus ``order``,
 ``stage_name`` (stage randomised last, or the only one for ``independent``), ``reference``,
 ``normalization``, ``fully_randomized`` (every stage randomised: ``k = L`` in a cascade),
-``flag_above_zero`` (``ci_low > 0``), ``n`` (finite scores: beats × draws) and ``draws``. :func:`methods_not_converging` lists the methods whose
-fully-randomised similarity CI excludes 0.
+``flag_above_zero`` (``ci_low > 0``), ``n`` (finite scores: beats × draws), ``draws``;
+on ``reference="trained"`` rows ``null_method``, ``excess``, ``excess_ci_low``,
+``excess_ci_high``, ``excess_p_holm``, ``flag_excess``; on the last stage's ``trained`` rows
+``auc``, ``auc_ci_low``, ``auc_ci_high``, ``null_reached_stage``. :func:`methods_not_converging`
+lists the flagged methods (against the matched null by default).
 
 References
 ----------
@@ -62,6 +79,7 @@ import pandas as pd
 
 from ecgsignal.errors import ConfigError, DataError
 from ecgsignal.evaluation.context import ExperimentContext
+from ecgsignal.evaluation.crossed import crossed_ci, holm, partial_spearman
 from ecgsignal.evaluation.experiments._groups import (
     POOLED,
     check_names,
@@ -79,10 +97,15 @@ from ecgsignal.evaluation.randomization import (
 from ecgsignal.evaluation.randomization import stages as stage_names
 from ecgsignal.evaluation.results import make_table
 from ecgsignal.evaluation.similarity import SIMILARITY, similarity
-from ecgsignal.evaluation.statistics import bootstrap_ci_many
 
-__all__ = ["DEFAULTS", "NORMALIZATIONS", "methods_not_converging", "normalize_maps",
-           "run_randomization"]
+__all__ = ["DEFAULTS", "NORMALIZATIONS", "NULLS", "methods_not_converging", "normalize_maps",
+           "null_method", "path_summary", "run_randomization"]
+
+NULLS: tuple[str, ...] = ("random", "input_noise")
+"""The matched nulls: ``input_noise`` for methods that multiply by the input, ``random`` else."""
+
+ALPHA_ONE_SIDED = 0.025
+"""Holm-adjusted one-sided level of the excess test (a 95 % two-sided CI's lower bound > 0)."""
 
 NORMALIZATIONS: tuple[str, ...] = ("raw", "abs_max")
 
@@ -104,9 +127,9 @@ DEFAULTS: dict[str, Any] = {
 BatchNorm policy (reset/keep); ``granularity``: stage/module; ``normalizations`` ⊂ {raw,
 abs_max}; ``fresh_noise``: fresh attribution noise for randomised models; ``input_reference``:
 add similarity to ``|x|``; ``seed``: randomisation seed (``None`` → ``ctx.seed``); ``draws``:
-independent weight draws (seeds ``seed``, ``seed + 1``, …) per stage, whose beats are pooled with
-a two-level bootstrap (draws, then beats) when ``draws > 1``; ``methods``: subset of
-``ctx.methods`` (``None`` → all).
+independent weight draws (seeds ``seed``, ``seed + 1``, …) per stage, resampled with the beats
+by the crossed CI when ``draws > 1``; ``methods``: subset of ``ctx.methods`` (``None`` → all;
+the matched nulls ``random`` and ``input_noise`` are always added).
 """
 
 
@@ -182,11 +205,21 @@ def run_randomization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Data
 
     from ecgsignal.attribution import METHODS, attribute
 
+    nulls = {m: null_method(m) for m in methods}
+    methods += [n for n in dict.fromkeys(nulls.values()) if n not in methods]
+    nulls.update({n: n for n in NULLS})
     model_seed = ctx.seeds[0]
     model = ctx.model(model_seed)
     beats = ctx.beats
     groups = class_groups(beats)
     noise_seed = ctx.seed + 1 if p["fresh_noise"] else ctx.seed
+
+    def draw_noise_seed(d: int) -> int:
+        """Attribution seed of draw ``d``: fresh noise per randomised model (draw 0 as before)."""
+        if d == 0 or not p["fresh_noise"]:
+            return noise_seed
+        return int(np.random.SeedSequence([noise_seed, d, 0x3D]).generate_state(1)[0])
+
     trained = {m: ctx.attributions(m, seed=model_seed) for m in methods}
     x_abs = np.abs(beats.x)
 
@@ -213,7 +246,7 @@ def run_randomization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Data
         key = (stage_set(order, k), method)
         maps = memo.pop(key, None)
         if maps is None:
-            maps = [maps_of(net, method, noise_seed) for net in nets]
+            maps = [maps_of(net, method, draw_noise_seed(d)) for d, net in enumerate(nets)]
         left[key] -= 1
         if left[key] > 0:
             memo[key] = maps
@@ -228,36 +261,19 @@ def run_randomization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Data
             fresh_trained[method] = maps_of(net, method, noise_seed)
         return fresh_trained[method]
 
-    records: list[dict[str, Any]] = []
+    keys = [(norm, meas) for norm in norms for meas in measures]
+    partial = bool(p["input_reference"]) and "spearman_abs" in measures
+    # scores[(order, k, reference)][method]: (draws, n beats, len(keys)) per-beat similarities
+    scores: dict[tuple[str, int, str], dict[str, np.ndarray]] = {}
+    names: dict[tuple[str, int], str] = {}
 
-    def add(order: str, k: int, name: str, full: bool, method: str, reference: str,
-            ref: np.ndarray, maps: list[np.ndarray]) -> None:
-        """Rows of one stage and method: ``maps`` holds one batch per weight draw."""
-        cols, keys = [], []
-        for norm in norms:
+    def score(ref: np.ndarray, maps: list[np.ndarray]) -> np.ndarray:
+        cols = []
+        for norm, meas in keys:
             ra = normalize_maps(ref, norm)
-            for meas in measures:
-                cols.append(np.concatenate([
-                    np.asarray(similarity(ra, normalize_maps(a, norm), meas), dtype=np.float64)
-                    for a in maps]))
-                keys.append((norm, meas))
-        scores = np.stack(cols, axis=1)  # (draws · n beats, n norms × measures)
-        draw_of = np.repeat(np.arange(len(maps)), beats.n)
-        for cls, idx in groups:
-            rows = np.concatenate([idx + d * beats.n for d in range(len(maps))])
-            est, lo, hi = bootstrap_ci_many(
-                scores[rows], n_boot=ctx.n_boot, seed=ctx.seed,
-                groups=draw_of[rows] if len(maps) > 1 else None)
-            n_fin = np.isfinite(scores[rows]).sum(axis=0)
-            for j, (norm, meas) in enumerate(keys):
-                records.append({
-                    "experiment": "randomization", "method": method, "class": cls,
-                    "seed": model_seed, "stage": k, "measure": meas, "value": est[j],
-                    "ci_low": lo[j], "ci_high": hi[j], "order": order, "stage_name": name,
-                    "reference": reference, "normalization": norm,
-                    "fully_randomized": full, "flag_above_zero": bool(lo[j] > 0),
-                    "n": int(n_fin[j]), "draws": len(maps),
-                })
+            cols.append(np.stack([np.asarray(similarity(ra, normalize_maps(a, norm), meas),
+                                             dtype=np.float64) for a in maps]))
+        return np.stack(cols, axis=-1)
 
     bar = None
     if ctx.progress:
@@ -269,29 +285,126 @@ def run_randomization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Data
                  for d in range(draws)]
         for steps in zip(*walks):
             k, name = steps[0][0], steps[0][1]
-            full = order != "independent" and k == n_stages
+            names[(order, k)] = name
             for m in methods:
                 if k == 0:
                     maps = [trained[m]]
-                    add(order, 0, name, False, m, "trained", trained[m], maps)
+                    scores.setdefault((order, 0, "trained"), {})[m] = score(trained[m], maps)
                     if p["fresh_noise"]:
-                        add(order, 0, name, False, m, "trained_fresh_noise", trained[m],
-                            [fresh_noise_map(steps[0][2], m)])
+                        scores.setdefault((order, 0, "trained_fresh_noise"), {})[m] = score(
+                            trained[m], [fresh_noise_map(steps[0][2], m)])
                 else:
                     maps = stage_maps(order, k, [net for _, _, net in steps], m)
-                    add(order, k, name, full, m, "trained", trained[m], maps)
+                    scores.setdefault((order, k, "trained"), {})[m] = score(trained[m], maps)
                 if p["input_reference"]:
-                    add(order, k, name, full, m, "input", x_abs, maps)
+                    scores.setdefault((order, k, "input"), {})[m] = score(x_abs, maps)
+                if partial and k > 0:
+                    ps = np.stack([partial_spearman(trained[m], a, beats.x) for a in maps])
+                    scores.setdefault((order, k, "trained_partial_input"), {})[m] = (
+                        np.repeat(ps[:, :, None], len(keys), axis=2))
                 if bar is not None:
                     bar.update(len(maps))
     if bar is not None:
         bar.close()
+    records = _records(scores, names, methods, nulls, keys, groups, n_stages, ctx)
     return make_table(records)
 
 
+def null_method(method: str) -> str:
+    """The matched null of ``method``: ``input_noise`` if it multiplies by the input, else
+    ``random`` (PROTOCOLS.md, Statistics; the nulls are their own nulls)."""
+    from ecgsignal.attribution import METHODS
+
+    if method in NULLS:
+        return method
+    return "input_noise" if METHODS.get(method).multiplies_input else "random"
+
+
+def _records(scores: dict[tuple[str, int, str], dict[str, np.ndarray]],
+             names: dict[tuple[str, int], str], methods: list[str], nulls: dict[str, str],
+             keys: list[tuple[str, str]], groups: list[tuple[str, np.ndarray]], n_stages: int,
+             ctx: ExperimentContext) -> list[dict[str, Any]]:
+    """Table rows from the per-beat scores: CIs over draws × beats, excess over the matched null
+    (Holm across methods), area under the path and the stage where the null is reached."""
+    boot = {"n_boot": ctx.n_boot, "seed": ctx.seed}
+    nk = len(keys)
+    family = [m for m in methods if nulls[m] != m]
+    excess: dict[tuple[str, int, str, str], tuple[np.ndarray, ...]] = {}
+    for (order, k, ref), per in scores.items():
+        if ref != "trained" or k == 0:
+            continue
+        diff = np.concatenate([per[m] - per[nulls[m]] for m in methods], axis=-1)
+        for cls, idx in groups:
+            r = crossed_ci(diff[:, idx], bounds=(-2.0, 2.0), **boot)
+            p_holm = np.full(len(methods) * nk, np.nan)
+            fam = np.array([m in family for m in methods for _ in range(nk)])
+            for j in range(nk):
+                cols = np.flatnonzero(fam & (np.arange(fam.size) % nk == j))
+                p_holm[cols] = holm(r.p_above[cols])
+            for i, m in enumerate(methods):
+                sl = slice(i * nk, (i + 1) * nk)
+                excess[(order, k, m, cls)] = (r.estimate[sl], r.low[sl], r.high[sl],
+                                              p_holm[sl])
+    path: dict[tuple[str, str, str], tuple[np.ndarray, ...]] = {}
+    for order in dict.fromkeys(o for o, _, _ in scores):
+        stack = [scores[(order, k, "trained")] for k in range(1, n_stages + 1)
+                 if (order, k, "trained") in scores]
+        if not stack:
+            continue
+        area = np.concatenate([np.mean([st[m] for st in stack], axis=0) for m in methods], -1)
+        for cls, idx in groups:
+            r = crossed_ci(area[:, idx], bounds=(-1.0, 1.0), **boot)
+            for i, m in enumerate(methods):
+                sl = slice(i * nk, (i + 1) * nk)
+                reached = np.full(nk, np.nan)
+                for j in range(nk):
+                    for k in range(1, n_stages + 1):
+                        ex = excess.get((order, k, m, cls))
+                        if nulls[m] != m and ex is not None and ex[1][j] <= 0:
+                            reached[j] = k
+                            break
+                path[(order, m, cls)] = (r.estimate[sl], r.low[sl], r.high[sl], reached)
+    records: list[dict[str, Any]] = []
+    for (order, k, ref), per in scores.items():
+        stacked = np.concatenate([per[m] for m in methods], axis=-1)
+        n_draws = stacked.shape[0]
+        full = order != "independent" and k == n_stages
+        for cls, idx in groups:
+            r = crossed_ci(stacked[:, idx], bounds=(-1.0, 1.0), **boot)
+            n_fin = np.isfinite(stacked[:, idx]).sum(axis=(0, 1))
+            for i, m in enumerate(methods):
+                ex = excess.get((order, k, m, cls)) if ref == "trained" else None
+                pa = path.get((order, m, cls)) if ref == "trained" and k == n_stages else None
+                for j, (norm, meas) in enumerate(keys):
+                    c = i * nk + j
+                    rec = {
+                        "experiment": "randomization", "method": m, "class": cls,
+                        "seed": ctx.seeds[0], "stage": k, "measure": meas,
+                        "value": r.estimate[c], "ci_low": r.low[c], "ci_high": r.high[c],
+                        "order": order, "stage_name": names[(order, k)], "reference": ref,
+                        "normalization": norm, "fully_randomized": full,
+                        "flag_above_zero": bool(r.low[c] > 0), "n": int(n_fin[c]),
+                        "draws": n_draws, "null_method": nulls[m] if ref == "trained" else None,
+                        "excess": np.nan, "excess_ci_low": np.nan, "excess_ci_high": np.nan,
+                        "excess_p_holm": np.nan, "flag_excess": False,
+                        "auc": np.nan, "auc_ci_low": np.nan, "auc_ci_high": np.nan,
+                        "null_reached_stage": np.nan,
+                    }
+                    if ex is not None and nulls[m] != m:
+                        rec.update(excess=ex[0][j], excess_ci_low=ex[1][j],
+                                   excess_ci_high=ex[2][j], excess_p_holm=ex[3][j],
+                                   flag_excess=bool(ex[3][j] < ALPHA_ONE_SIDED))
+                    if pa is not None:
+                        rec.update(auc=pa[0][j], auc_ci_low=pa[1][j], auc_ci_high=pa[2][j],
+                                   null_reached_stage=pa[3][j])
+                    records.append(rec)
+    return records
+
+
 def methods_not_converging(df: pd.DataFrame, measure: str = "spearman_abs", cls: str = POOLED,
-                           order: str = "top_down", normalization: str = "raw") -> pd.DataFrame:
-    """Methods whose fully-randomised similarity to the trained map has a CI above 0.
+                           order: str = "top_down", normalization: str = "raw",
+                           against: str = "null") -> pd.DataFrame:
+    """Methods whose fully-randomised similarity to the trained map stays above a null.
 
     Parameters
     ----------
@@ -299,17 +412,29 @@ def methods_not_converging(df: pd.DataFrame, measure: str = "spearman_abs", cls:
         Experiment 3's table (:func:`run_randomization` or ``results.csv``).
     measure, cls, order, normalization:
         Which rows to read; the cascade ``order`` must be ``top_down`` or ``bottom_up``.
+    against:
+        ``"null"`` (default; PROTOCOLS.md): the excess over the matched null (``input_noise``
+        for input-multiplying methods, ``random`` else) has a 95 % CI above 0 after Holm's
+        correction across methods (column ``flag_excess``); the nulls themselves are never
+        flagged. ``"zero"``: the similarity's own CI lies above 0 (the paper's reading, which
+        counts the input's structure as model dependence).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``method``, ``value``, ``ci_low``, ``ci_high`` of the flagged methods, highest
-        similarity first (empty when every method converges to 0).
+        Columns ``method``, ``value``, ``ci_low``, ``ci_high`` (and, when the table has them,
+        ``null_method``, ``excess``, ``excess_ci_low``, ``excess_ci_high``, ``excess_p_holm``)
+        of the flagged methods, highest similarity first (empty when none is flagged).
     """
+    if against not in ("null", "zero"):
+        raise ConfigError(f"against must be 'null' or 'zero'; got {against!r}")
     for col in ("method", "class", "measure", "order", "reference", "normalization",
                 "fully_randomized", "ci_low"):
         if col not in df.columns:
             raise DataError(f"the table lacks column {col!r}; is it Experiment 3's results?")
+    if against == "null" and "flag_excess" not in df.columns:
+        raise DataError("the table has no matched-null columns (flag_excess); re-run "
+                        "Experiment 3, or pass against='zero'")
     if order == "independent":
         raise ConfigError("'independent' never randomises the whole model; use a cascade order")
     full = df["fully_randomized"].astype(str).str.lower() == "true"
@@ -319,8 +444,43 @@ def methods_not_converging(df: pd.DataFrame, measure: str = "spearman_abs", cls:
     if sel.empty:
         raise DataError(f"no fully randomised rows for measure={measure!r}, class={cls!r}, "
                         f"order={order!r}, normalization={normalization!r}")
-    out = sel[sel["ci_low"].astype(float) > 0][["method", "value", "ci_low", "ci_high"]]
+    if against == "null":
+        keep = sel["flag_excess"].astype(str).str.lower() == "true"
+    else:
+        keep = sel["ci_low"].astype(float) > 0
+    cols = ["method", "value", "ci_low", "ci_high"] + [
+        c for c in ("null_method", "excess", "excess_ci_low", "excess_ci_high", "excess_p_holm")
+        if c in sel.columns]
+    out = sel[keep][cols]
     return out.sort_values("value", ascending=False).reset_index(drop=True)
+
+
+def path_summary(df: pd.DataFrame, measure: str = "spearman_abs", cls: str = POOLED,
+                 normalization: str = "raw") -> pd.DataFrame:
+    """Orders compared along the path: area under the similarity curve and the stage where the
+    excess over the matched null first has a CI reaching 0, per order and method.
+
+    Top-down and bottom-up end in the same network, so their endpoints cannot differ; the path
+    between can (issue 12).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``order``, ``method``, ``null_method``, ``auc``, ``auc_ci_low``, ``auc_ci_high``
+        (mean similarity over stages 1 … L: 1 = the map never changes, 0 = it is gone from the
+        first stage) and ``null_reached_stage`` (NaN: never reached, or a null itself).
+    """
+    for col in ("auc", "null_reached_stage", "order", "reference", "measure", "class"):
+        if col not in df.columns:
+            raise DataError(f"the table lacks column {col!r}; re-run Experiment 3")
+    sel = df[(df["reference"] == "trained") & (df["measure"] == measure)
+             & (df["class"].astype(str) == str(cls)) & (df["normalization"] == normalization)
+             & df["auc"].notna()]
+    if sel.empty:
+        raise DataError(f"no path rows for measure={measure!r}, class={cls!r}, "
+                        f"normalization={normalization!r}")
+    return sel[["order", "method", "null_method", "auc", "auc_ci_low", "auc_ci_high",
+                "null_reached_stage"]].reset_index(drop=True)
 
 
 EXPERIMENTS.register("randomization", Experiment(
@@ -330,5 +490,6 @@ EXPERIMENTS.register("randomization", Experiment(
     defaults=DEFAULTS,
     description="Similarity of each method's maps to the trained model's as the model's layers "
                 "are re-initialised (cascading top-down, bottom-up or independent), with "
-                "bootstrap CIs over beats; flags methods that stay above 0 when fully randomised.",
+                "CIs over weight draws and beats; flags methods whose fully randomised "
+                "similarity stays above their matched null (paired, Holm).",
 ))

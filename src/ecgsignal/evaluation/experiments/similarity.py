@@ -1,12 +1,15 @@
 """Experiment 1 — inter-method similarity (PROTOCOLS.md; Arends et al. 2026).
 
-For the reference model (``ctx.seeds[0]``) and the explained beats (correctly classified test
-positives of every class), every pair of methods in ``ctx.methods`` (the 12 paper methods and the
-three controls by default) is compared beat by beat with each similarity measure of the
-``measures`` parameter (:mod:`ecgsignal.evaluation.similarity`). The table holds, per ordered pair
-(``method``, ``other``), class and measure, the mean over beats with a seeded 95 % percentile
-bootstrap CI over beats; the matrix is symmetric by construction and its diagonal is computed
-(a method against itself scores 1 unless its maps are constant, which score NaN).
+On every model of the context (``ctx.seeds``, the K seeds of one config) and the explained beats
+(correctly classified test positives of every class, chosen with the reference model
+``ctx.seeds[0]``), every pair of methods in ``ctx.methods`` (the 12 paper methods and the
+controls by default) is compared beat by beat with each similarity measure of the ``measures``
+parameter (:mod:`ecgsignal.evaluation.similarity`). The table holds, per ordered pair
+(``method``, ``other``), class and measure, the mean over the models and beats with a 95 % CI
+that resamples models and one beat-index set shared by the models
+(:func:`~ecgsignal.evaluation.crossed.crossed_ci`; with one model, a BCa interval over beats).
+The matrix is symmetric by construction and its diagonal is computed (a method against itself
+scores 1 unless its maps are constant, which score NaN).
 
 References
 ----------
@@ -26,6 +29,7 @@ import pandas as pd
 from ecgsignal.errors import DataError
 from ecgsignal.evaluation._utils import as_maps, rank_rows
 from ecgsignal.evaluation.context import ExperimentContext
+from ecgsignal.evaluation.crossed import crossed_ci
 from ecgsignal.evaluation.experiments._groups import (
     POOLED,
     check_names,
@@ -35,7 +39,6 @@ from ecgsignal.evaluation.experiments._groups import (
 from ecgsignal.evaluation.experiments.base import EXPERIMENTS, Experiment
 from ecgsignal.evaluation.results import make_table
 from ecgsignal.evaluation.similarity import SIMILARITY, pearson, similarity
-from ecgsignal.evaluation.statistics import bootstrap_ci_many
 
 __all__ = ["DEFAULTS", "paired_similarity", "pairwise_similarity", "run_similarity",
            "similarity_matrix"]
@@ -127,7 +130,7 @@ def run_similarity(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataFra
     Parameters
     ----------
     ctx:
-        Models, beats and methods; the reference model ``ctx.seeds[0]`` is explained.
+        Models (every seed is explained), beats and methods.
     params:
         ``{"measures": [...]}`` (see :data:`DEFAULTS`).
 
@@ -136,28 +139,31 @@ def run_similarity(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataFra
     pandas.DataFrame
         Tidy rows: ``experiment="similarity"``, ``method``, ``other``, ``class`` (each class with
         explained beats, then ``"all"``), ``seed`` (the reference seed), ``measure``, ``value``
-        (mean over beats, NaN scores skipped), ``ci_low``, ``ci_high``, ``n`` (finite beats).
+        (mean over models and beats, NaN scores skipped), ``ci_low``, ``ci_high``, ``n`` (finite
+        (model, beat) scores) and ``n_models``.
     """
     measures = check_names(params.get("measures", DEFAULTS["measures"]), SIMILARITY, "measures")
     methods = context_methods(ctx)
-    seed = ctx.seeds[0]
+    seeds = list(dict.fromkeys(int(s) for s in ctx.seeds))
     beats = ctx.beats
-    maps = {m: ctx.attributions(m, seed=seed) for m in methods}
+    per_model = [{m: ctx.attributions(m, seed=s) for m in methods} for s in seeds]
     groups = class_groups(beats)
     records: list[dict[str, Any]] = []
     for measure in measures:
-        pairs = pairwise_similarity(maps, measure)
-        keys = list(pairs)
-        scores = np.stack([pairs[k] for k in keys], axis=1)  # (n beats, n pairs)
+        pairs = [pairwise_similarity(maps, measure) for maps in per_model]
+        keys = list(pairs[0])
+        # (models, n beats, n pairs): the same beats on every model (crossed)
+        scores = np.stack([np.stack([pw[k] for k in keys], axis=1) for pw in pairs])
         for cls, idx in groups:
-            est, lo, hi = bootstrap_ci_many(scores[idx], n_boot=ctx.n_boot, seed=ctx.seed)
-            n_fin = np.isfinite(scores[idx]).sum(axis=0)
+            r = crossed_ci(scores[:, idx], n_boot=ctx.n_boot, seed=ctx.seed, bounds=(-1.0, 1.0))
+            n_fin = np.isfinite(scores[:, idx]).sum(axis=(0, 1))
             for j, (a, b) in enumerate(keys):
                 for m, o in ((a, b),) if a == b else ((a, b), (b, a)):
                     records.append({
                         "experiment": "similarity", "method": m, "other": o, "class": cls,
-                        "seed": seed, "measure": measure, "value": est[j], "ci_low": lo[j],
-                        "ci_high": hi[j], "n": int(n_fin[j]),
+                        "seed": seeds[0], "measure": measure, "value": r.estimate[j],
+                        "ci_low": r.low[j], "ci_high": r.high[j], "n": int(n_fin[j]),
+                        "n_models": len(seeds),
                     })
     df = make_table(records)
     order = {m: i for i, m in enumerate(methods)}
@@ -215,5 +221,6 @@ EXPERIMENTS.register("similarity", Experiment(
     run=run_similarity,
     defaults=DEFAULTS,
     description="Pairwise similarity of the maps of every two methods (and controls) on the same "
-                "beats and model, per class and pooled, with bootstrap CIs over beats.",
+                "beats, averaged over the seeds' models, per class and pooled, with CIs over "
+                "models and beats.",
 ))

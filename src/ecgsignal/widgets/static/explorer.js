@@ -49,10 +49,90 @@
   function mark(gd, st) { gd.setAttribute("data-ecgx-state", JSON.stringify(st)); }
   function menuIndex(e) { return (e && e.menu) ? e.menu._index : -1; }
   function sliderIndex(e) { return (e && e.slider) ? e.slider._index : -1; }
-  /* Figures drawn before the page's layout settles keep a stale width: refit once loaded. */
-  function fit(gd) {
-    var go = function () { if (gd.isConnected) { Plotly.Plots.resize(gd); } };
+  /* Phones: below NARROW px of width the two panels stack (map above, plot below), every menu
+   * gets a row of its own (the lead buttons become a drop-down: a row of 13 buttons cannot
+   * wrap), the slider spans the width, and the title moves below plotly's modebar. Sizes are
+   * in px from the top of the figure; `map` and `plot2` are the two panels'
+   * shares of the plot area, `legendY` where the legend sits in the plot area. */
+  var NARROW = 600;
+  var PHONE = {
+    randomization: {titleLines: 4, top: 195, plot: 600, bottom: 150, map: [0.42, 1],
+                    plot2: [0, 0.30], legendY: 0.30, legendAnchor: "top", sliderPx: 55},
+    perturbation: {titleLines: 3, top: 215, plot: 620, bottom: 170, map: [0.48, 1],
+                   plot2: [0, 0.26], legendY: 0.27, legendAnchor: "bottom", sliderPx: 80}
+  };
+  function pick(obj, path) {
+    return path.split(".").reduce(function (o, k) { return o === undefined ? o : o[k]; }, obj);
+  }
+  function phoneLayout(gd, kind) {
+    var P = PHONE[kind], L = gd.layout, upd = {}, H = P.top + P.plot + P.bottom;
+    upd.height = H;
+    upd["margin.t"] = P.top; upd["margin.b"] = P.bottom; upd["margin.l"] = 44; upd["margin.r"] = 8;
+    upd["xaxis.domain"] = [0, 1]; upd["xaxis2.domain"] = [0, 1];
+    upd["yaxis.domain"] = P.map; upd["yaxis2.domain"] = P.plot2;
+    upd["title.y"] = 1 - 44 / H; upd["title.yanchor"] = "top"; upd["title.font.size"] = 11;
+    /* the whole menu array is replaced: plotly leaves stale buttons behind when only a menu's
+       type is relayouted */
+    upd.updatemenus = (L.updatemenus || []).map(function (m, i) {
+      var c = JSON.parse(JSON.stringify(m));
+      c.x = 0; c.xanchor = "left"; c.yanchor = "top";
+      c.y = 1 + (P.top - (52 + 15 * P.titleLines + 38 * i)) / P.plot;
+      if (c.type === "buttons") { c.type = "dropdown"; c.direction = "down"; }
+      return c;
+    });
+    upd["sliders[0].x"] = 0; upd["sliders[0].len"] = 1;
+    upd["sliders[0].y"] = -P.sliderPx / P.plot;
+    upd["legend.x"] = 1; upd["legend.xanchor"] = "right";
+    upd["legend.y"] = P.legendY; upd["legend.yanchor"] = P.legendAnchor;
+    upd["legend.font.size"] = 9;
+    return upd;
+  }
+  /* The wide layout's values of the keys phoneLayout changes, to switch back. */
+  function saved(gd, upd) {
+    var out = {};
+    Object.keys(upd).forEach(function (k) {
+      var v = pick(gd.layout, k.replace(/\[(\d+)\]/g, ".$1"));
+      out[k] = (v === undefined) ? null : v;
+    });
+    return out;
+  }
+  function adapt(gd, kind, redraw) {
+    var w = gd.clientWidth || (gd.parentNode && gd.parentNode.clientWidth) || 0;
+    var narrow = w > 0 && w < NARROW;
+    if (narrow === !!gd._ecgxNarrow) { return; }
+    var upd = phoneLayout(gd, kind);
+    if (!gd._ecgxWide) {
+      gd._ecgxWide = saved(gd, upd);
+      gd._ecgxWide.updatemenus = JSON.parse(JSON.stringify(gd.layout.updatemenus || []));
+    }
+    gd._ecgxNarrow = narrow;
+    var to = narrow ? upd : gd._ecgxWide;
+    (to.updatemenus || []).forEach(function (m, i) {      /* keep the current choices */
+      m.active = gd.layout.updatemenus[i].active;
+    });
+    /* plotly's HTML fixed the heights of the figure's div and of its wrapper */
+    gd.style.height = to.height + "px";
+    if (gd.parentNode && /px$/.test(gd.parentNode.style.height || "")) {
+      gd.parentNode.style.height = to.height + "px";
+    }
+    Plotly.relayout(gd, {updatemenus: []});  /* a menu whose type changes keeps stale buttons */
+    Plotly.relayout(gd, to);
+    redraw();
+  }
+  /* Title parts: one line each on a phone, one line on a wide screen. */
+  function lines(gd, parts) { return parts.join(gd._ecgxNarrow ? "<br>" : " · "); }
+  /* Figures drawn before the page's layout settles keep a stale width: refit once loaded, and
+   * switch between the wide and the phone layout whenever the width crosses NARROW. */
+  function fit(gd, kind, redraw) {
+    var go = function () {
+      if (gd.isConnected) { adapt(gd, kind, redraw); Plotly.Plots.resize(gd); }
+    };
     if (document.readyState === "complete") { go(); } else { window.addEventListener("load", go); }
+    var timer = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () { if (gd.isConnected) { adapt(gd, kind, redraw); } }, 100);
+    });
   }
 
   /* Layer randomisation: method x stage x beat -> map, Spearman(|a|) to the trained map. */
@@ -86,12 +166,12 @@
                      [D.tr.hi, D.tr.lo, D.tr.mean, D.tr.cur, D.tr.marker]);
       var p = D.probs_target[s * B + b];
       Plotly.relayout(gd, {"title.text":
-        "<b>" + D.methods[m] + "</b> · " + s + " of " + (S - 1) + " stages randomised" +
-        (s > 0 ? " (down to " + D.stages[s] + ")" : " (trained model)") +
-        "<br><span style='font-size:0.85em'>" + D.beat_labels[b] +
-        " · Spearman |a| vs trained = " + num(now, 2) +
-        " · p(" + D.class_names[D.targets[b]] + ") = " + num(p, 2) +
-        " · max |a| = " + num(D.scale[k], 4) + "</span>"});
+        lines(gd, ["<b>" + D.methods[m] + "</b>", s + " of " + (S - 1) + " stages randomised" +
+                   (s > 0 ? " (down to " + D.stages[s] + ")" : " (trained model)")]) +
+        "<br><span style='font-size:0.85em'>" +
+        lines(gd, [D.beat_labels[b] + " · p(" + D.class_names[D.targets[b]] + ") = " + num(p, 2),
+                   "Spearman |a| vs trained = " + num(now, 2) +
+                   " · max |a| = " + num(D.scale[k], 4)]) + "</span>"});
       mark(gd, st);
     }
     gd.on("plotly_sliderchange", function (e) {
@@ -105,7 +185,7 @@
       else if (i === D.ctl.beat) { st.beat = e.active; draw(true); }
     });
     draw(true);
-    fit(gd);
+    fit(gd, "randomization", function () { draw(true); });
   }
 
   /* Lead perturbation: beat x lead set x kind x strength -> perturbed beat, probabilities, map. */
@@ -150,8 +230,9 @@
       for (var c = 0; c < C; c++) { colors.push(c === tc ? D.colors.target : D.colors.other); }
       Plotly.restyle(gd, {"marker.color": [colors]}, [D.tr.bars]);
       Plotly.relayout(gd, {"title.text":
-        "<b>" + D.method + "</b> on " + D.beat_labels[b] + " · perturb " + D.lead_set_names[l] +
-        ": " + D.kinds[k] + " " + D.strengths[k][g] + " " + D.units[k] +
+        lines(gd, ["<b>" + D.method + "</b> on " + D.beat_labels[b], "perturb " +
+                   D.lead_set_names[l] + ": " + D.kinds[k] + " " + D.strengths[k][g] + " " +
+                   D.units[k]]) +
         "<br><span style='font-size:0.85em'>p(" + D.class_names[tc] + ") " +
         num(ref[tc], 3) + " → " + num(probs[tc], 3) + " · max |a| = " + num(D.scale[idx], 4) +
         "</span>"});
@@ -172,7 +253,7 @@
     });
     strengthLabels(st.kind);
     draw();
-    fit(gd);
+    fit(gd, "perturbation", draw);
   }
 
   window.ECGX = {version: 1, randomization: randomization, perturbation: perturbation,
