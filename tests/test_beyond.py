@@ -216,3 +216,17 @@ def test_param_path_stays_on_the_beat(setup):
     assert np.abs(half[..., :k]).max() <= np.abs(np.concatenate([x0[..., :k], x1[..., :k]])).max() + 0.02
     np.testing.assert_allclose(cp._draw(cp._mix(p0, p1, (1, 1, 1)), t), x1, atol=1e-5)
     np.testing.assert_allclose(cp._draw(cp._mix(p0, p1, (0, 0, 0)), t), x0, atol=1e-5)
+
+
+@pytest.mark.parametrize("difficulty", ["realistic", "easy"])
+def test_param_search_rerenders_the_generator(difficulty):
+    """The re-traced parameter stage must reproduce the generator's clean beats and true
+    counterfactuals for both difficulties (param_counterfactuals raises DataError otherwise)."""
+    from ecgsignal.data.synthetic import make_synthetic
+
+    ds = make_synthetic(n=120, seed=3, difficulty=difficulty)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12 * ds.n_samples, ds.n_classes))
+    res = param_counterfactuals(model, ds.meta["config"], np.arange(ds.n))
+    assert res.counterfactual.shape == ds.signals.shape
+    assert ((res.alpha >= 0) & (res.alpha <= 1)).all()

@@ -116,6 +116,8 @@ def _params(base: dict, draws: dict, idx: np.ndarray, has: np.ndarray) -> dict[s
         if sel[c].size:
             bm._intervals(p, qs[c], c, sel[c])
     bm._layout(p)
+    if "er" in p:  # realistic patients: an early-repolarisation ST plateau on every beat
+        bm._st_edges(p, np.arange(len(idx)), rise=0.0, k1=0.004, fall=0.02)
     for c in bm._ORDER:
         if sel[c].size:
             bm._morph(p, qs[c], c, sel[c])
