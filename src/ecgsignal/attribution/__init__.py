@@ -8,6 +8,8 @@ PROTOCOLS.md for their settings. Importing this package registers them all.
 from ecgsignal.attribution import (  # noqa: F401  (register the methods)
     cam_methods,
     controls,
+    counterfactual,
+    counterfactual_params,
     gradient_methods,
     perturbation_methods,
 )
@@ -24,6 +26,7 @@ from ecgsignal.attribution.lrp_rules import attach_lrp_rules
 from ecgsignal.attribution.lrp_zennit import preload_zennit
 from ecgsignal.attribution.registry import (
     CONTROLS,
+    COUNTERFACTUALS,
     EXTRAS,
     METHODS,
     PAPER_METHODS,
@@ -38,6 +41,7 @@ preload_zennit()  # before anyone else (Quantus) imports zennit: see lrp_zennit'
 
 __all__ = [
     "CONTROLS",
+    "COUNTERFACTUALS",
     "EXTRAS",
     "FORWARD_ROWS",
     "GRAD_ROWS",

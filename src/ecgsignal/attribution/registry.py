@@ -23,7 +23,7 @@ from torch import nn
 from ecgsignal.errors import ConfigError, UnknownNameError
 from ecgsignal.registry import Registry
 
-KINDS = ("gradient", "perturbation", "control")
+KINDS = ("gradient", "perturbation", "control", "counterfactual")
 
 PAPER_METHODS: tuple[str, ...] = (
     "saliency",
@@ -49,6 +49,10 @@ CONTROLS: tuple[str, ...] = ("random", "input", "edge", "input_noise")
 EXTRAS: tuple[str, ...] = ("deconvolution", "feature_ablation", "lime", "kernel_shap", "vargrad",
                            "lrp_epsilon_captum")
 """Registered but off by default: not in the paper; some are slow (LIME, KernelSHAP)."""
+
+COUNTERFACTUALS: tuple[str, ...] = ("counterfactual_signal", "counterfactual_params")
+"""Counterfactual explanations (beat − nearest beat the model calls NORM), off by default: the
+alternative the paper recommends (chapter 13); ``counterfactual_params`` needs synthetic data."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,8 @@ class MethodSpec:
         Registry name (``snake_case``).
     kind:
         ``"gradient"`` (backpropagation-based, including LRP and Grad-CAM), ``"perturbation"``
-        (forward passes on altered inputs) or ``"control"`` (a null explainer).
+        (forward passes on altered inputs), ``"control"`` (a null explainer) or
+        ``"counterfactual"`` (beat minus a nearby beat the model assigns to NORM).
     paper:
         One of the 12 methods of the paper (selected by default).
     stochastic:
@@ -203,20 +208,24 @@ def register_method(spec: MethodSpec) -> Callable[[MethodFn], MethodFn]:
 def _group(spec: MethodSpec) -> int:
     if spec.paper:
         return 0
+    if spec.kind == "counterfactual":
+        return 3
     return 1 if spec.kind == "control" else 2
 
 
-def available(paper: bool = True, controls: bool = True, extras: bool = False) -> list[str]:
-    """Registered method names of the chosen groups: paper methods, then controls, then extras.
+def available(paper: bool = True, controls: bool = True, extras: bool = False,
+              counterfactuals: bool = False) -> list[str]:
+    """Registered method names of the chosen groups: paper methods, controls, extras, counterfactuals.
 
     Parameters
     ----------
-    paper, controls, extras:
-        Include the 12 methods of the paper, the null-explainer controls, the extras.
+    paper, controls, extras, counterfactuals:
+        Include the 12 methods of the paper, the null-explainer controls, the extras, the
+        counterfactual explanations (:data:`COUNTERFACTUALS`).
     """
-    wanted = {0: paper, 1: controls, 2: extras}
+    wanted = {0: paper, 1: controls, 2: extras, 3: counterfactuals}
     specs = [METHODS.get(n) for n in METHODS.available()]
-    order = {name: i for i, name in enumerate(PAPER_METHODS + CONTROLS + EXTRAS)}
+    order = {name: i for i, name in enumerate(PAPER_METHODS + CONTROLS + EXTRAS + COUNTERFACTUALS)}
     specs.sort(key=lambda s: (_group(s), order.get(s.name, len(order))))
     return [s.name for s in specs if wanted[_group(s)]]
 
@@ -227,6 +236,7 @@ _GROUPS = {
     "controls": dict(paper=False, controls=True, extras=False),
     "extras": dict(paper=False, controls=False, extras=True),
     "everything": dict(paper=True, controls=True, extras=True),
+    "counterfactuals": dict(paper=False, controls=False, extras=False, counterfactuals=True),
 }
 
 
@@ -237,7 +247,7 @@ def resolve_methods(spec: str | Sequence[str]) -> list[str]:
     ----------
     spec:
         ``"all"`` (the 12 paper methods + controls), ``"paper"``, ``"controls"``, ``"extras"``,
-        ``"everything"``, ``"NAME,NAME,..."`` or a sequence of such strings.
+        ``"everything"``, ``"counterfactuals"``, ``"NAME,NAME,..."`` or a sequence of such strings.
 
     Raises
     ------

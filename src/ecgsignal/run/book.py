@@ -63,6 +63,7 @@ CHAPTERS: tuple[str, ...] = (
     "07_perturbation",
     "08_localization",
     "09_pitfalls",
+    "13_beyond_heatmaps",
     "10_workshop",
     "11_your_data",
     "12_performance",

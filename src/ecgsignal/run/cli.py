@@ -290,8 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     _profile_arg(attr)
     attr.set_defaults(func=cmd_attribute)
 
-    exp = sub.add_parser("experiment", help="run one of the five experiments")
-    exp.add_argument("name", help="similarity, consistency, randomization, perturbation, localization")
+    exp = sub.add_parser("experiment", help="run one of the experiments")
+    exp.add_argument("name", help="similarity, consistency, randomization, perturbation, localization, "
+                     "counterfactual, interpretable")
     _profile_arg(exp)
     exp.add_argument("--out", default="results", help="output folder (default: results)")
     exp.add_argument("--seed", type=int, default=None, help="seed of sampling and bootstrap")
