@@ -67,7 +67,7 @@ CHAPTERS: tuple[str, ...] = (
     "10_workshop",
     "11_your_data",
     "12_performance",
-    "13_statistics",
+    "14_statistics",
 )
 NOTEBOOK_DIR = "notebooks"
 EXECUTED_DIR = "book/_executed"
