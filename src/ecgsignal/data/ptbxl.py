@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import pandas as pd
 
 from ecgsignal.config import config_hash, from_dict, to_dict
 from ecgsignal.data.dataset import ECGDataset
+from ecgsignal.data.dataset_cache import load_cached, store_cache
 from ecgsignal.data.medians import MedianConfig, MedianExtractionError, extract_median_beat
 from ecgsignal.data.scp_mapping import (
     CLASS_NAMES,
@@ -46,9 +46,7 @@ from ecgsignal.data.scp_mapping import (
     superclass_map,
 )
 from ecgsignal.data.wfdb_io import WfdbReader
-from ecgsignal.errors import CacheError, ConfigError, DataError
-from ecgsignal.io import load_npz, read_json, save_npz, write_json
-from ecgsignal.paths import cache_dir
+from ecgsignal.errors import ConfigError, DataError
 
 __all__ = [
     "DATABASE_FILE",
@@ -264,42 +262,9 @@ def cap_records(labels: np.ndarray, max_records: int | None, max_per_class: int 
 
 
 # --------------------------------------------------------------------------- cache
-def cache_paths(prefix: str, key: str) -> tuple[Path, Path]:
-    d = cache_dir("ptbxl")
-    return d / f"{prefix}-{key}.npz", d / f"{prefix}-{key}.json"
-
-
 def file_identity(path: Path) -> dict[str, Any]:
     st = path.stat()
     return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def load_cached(prefix: str, key: str) -> ECGDataset | None:
-    """The cached dataset of ``key``, or None when absent or unreadable (then rebuilt).
-
-    An entry that cannot be read, lacks an array or a field, or fails the dataset's checks is
-    reported with a warning naming the file and rebuilt, never trusted.
-    """
-    npz, js = cache_paths(prefix, key)
-    if not (npz.exists() and js.exists()):
-        return None
-    try:
-        arrays = load_npz(npz)
-        meta = read_json(js)
-        meta["cache"] = {"key": key, "hit": True, "path": str(npz)}
-        return ECGDataset(signals=arrays["signals"], labels=arrays["labels"],
-                          class_names=tuple(meta["class_names"]), fs=float(meta["fs"]),
-                          split=arrays["split"], meta=meta)
-    except (CacheError, OSError, KeyError, TypeError, ValueError) as exc:  # DataError too
-        warnings.warn(f"unusable cache entry {npz} ({type(exc).__name__}: {exc}); rebuilding",
-                      stacklevel=3)
-        return None
-
-
-def store_cache(prefix: str, key: str, ds: ECGDataset) -> None:
-    npz, js = cache_paths(prefix, key)
-    save_npz(npz, {"signals": ds.signals, "labels": ds.labels, "split": ds.split})
-    write_json(js, {**ds.meta, "class_names": list(ds.class_names), "fs": ds.fs})
 
 
 # --------------------------------------------------------------------------- loading

@@ -40,6 +40,7 @@ import pandas as pd
 
 from ecgsignal.config import config_hash, to_dict
 from ecgsignal.data.dataset import ECGDataset, stratified_split
+from ecgsignal.data.dataset_cache import load_cached, store_cache
 from ecgsignal.data.medians import MedianConfig, realign_median
 from ecgsignal.data.ptbxl import (
     DATABASE_FILE,
@@ -50,11 +51,9 @@ from ecgsignal.data.ptbxl import (
     find_root,
     fold_split,
     label_records,
-    load_cached,
     read_database,
     read_scp_statements,
     resolve_config,
-    store_cache,
 )
 from ecgsignal.data.scp_mapping import SCP_TO_CLASS, classes_of, parse_scp_codes, superclass_map
 from ecgsignal.data.wfdb_io import WfdbReader

@@ -51,18 +51,14 @@ import pandas as pd
 from ecgsignal.config import config_hash, to_dict
 from ecgsignal.data.arrays import _encode_labels, _parse_split, reorder_leads, unit_scale
 from ecgsignal.data.dataset import ECGDataset, stratified_split
+from ecgsignal.data.dataset_cache import load_cached, store_cache
 from ecgsignal.data.leads import LEAD_NAMES, canonical_lead
 from ecgsignal.data.medians import MedianConfig, MedianExtractionError, extract_median_beat
-from ecgsignal.errors import CacheError, ConfigError, DataError
+from ecgsignal.errors import ConfigError, DataError
 from ecgsignal.io import (
     array_file_kind,
     load_failure_reason,
-    load_npz,
-    read_json,
-    save_npz,
-    write_json,
 )
-from ecgsignal.paths import cache_dir
 
 __all__ = ["RecordsConfig", "find_records", "lead_problems", "load_records", "read_record"]
 
@@ -356,33 +352,6 @@ def match_labels(table: pd.DataFrame, id_column: str, ids: Sequence[str], labels
 
 
 # --------------------------------------------------------------------------- cache
-def _cache_paths(key: str) -> tuple[Path, Path]:
-    d = cache_dir("records")
-    return d / f"records-{key}.npz", d / f"records-{key}.json"
-
-
-def _load_cached(key: str) -> ECGDataset | None:
-    npz, js = _cache_paths(key)
-    if not (npz.exists() and js.exists()):
-        return None
-    try:
-        arrays = load_npz(npz)
-        meta = read_json(js)
-        meta["cache"] = {"key": key, "hit": True, "path": str(npz)}
-        return ECGDataset(signals=arrays["signals"], labels=arrays["labels"],
-                          class_names=tuple(meta["class_names"]), fs=float(meta["fs"]),
-                          split=arrays["split"], meta=meta)
-    except (CacheError, OSError, KeyError, TypeError, ValueError) as exc:
-        warnings.warn(f"unusable cache entry {npz} ({type(exc).__name__}: {exc}); rebuilding", stacklevel=3)
-        return None
-
-
-def _store_cache(key: str, ds: ECGDataset) -> None:
-    npz, js = _cache_paths(key)
-    save_npz(npz, {"signals": ds.signals, "labels": ds.labels, "split": ds.split})
-    write_json(js, {**ds.meta, "class_names": list(ds.class_names), "fs": ds.fs})
-
-
 def _identity(paths: Sequence[Path]) -> list[tuple[str, int, int]]:
     out = []
     for p in paths:
@@ -464,7 +433,7 @@ def load_records(
     key = config_hash(to_dict(cfg), _identity([labels_path, *read]), label_column, multilabel_columns,
                       class_names, id_col, split_column, split_seed)
     if cache:
-        hit = _load_cached(key)
+        hit = load_cached("records", key, folder="records")
         if hit is not None:
             return hit
 
@@ -537,6 +506,6 @@ def load_records(
     beats = np.stack([p[0] for (s, p) in results if s == "ok"])
     ds = ECGDataset(signals=beats, labels=labels, class_names=names_c, fs=float(cfg.fs), split=split, meta=meta)
     if cache:
-        _store_cache(key, ds)
+        store_cache("records", key, folder="records", ds=ds)
         ds.meta["cache"] = {"key": key, "hit": False}
     return ds
