@@ -42,6 +42,7 @@ from scipy.special import ndtr, ndtri
 
 from ecgsignal.errors import ConfigError, DataError
 from ecgsignal.evaluation._utils import rank_rows, row_pearson
+from ecgsignal.evaluation.statistics import _check_options
 
 __all__ = ["CI", "bca_ci", "crossed_ci", "holm", "pair_index", "partial_spearman"]
 
@@ -58,10 +59,9 @@ class CI(NamedTuple):
 
 
 def _check(n_boot: int, ci: float) -> None:
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 10:
+    _check_options(n_boot, ci)  # the bootstrap's own checks, plus a floor for the variance estimate
+    if n_boot < 10:
         raise ConfigError(f"n_boot must be an integer >= 10; got {n_boot!r}")
-    if not isinstance(ci, (int, float)) or not 0.0 < float(ci) < 1.0:
-        raise ConfigError(f"ci must be a number strictly between 0 and 1; got {ci!r}")
 
 
 def _values(values: object, ndim: int) -> np.ndarray:
