@@ -65,3 +65,18 @@ def test_perturbation_batches_give_the_per_curve_probabilities(tiny_dataset):
     both = predict_proba(model, xs, batch_size=128)[:, 2].astype(np.float64).reshape(2, 3, 5)
     np.testing.assert_allclose(both[0], one, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(both[1], two, rtol=1e-6, atol=1e-7)
+
+
+def test_scale_table_extrapolates_the_per_beat_cost():
+    from ecgsignal.run.scale import per_beat_costs, scale_table
+
+    rec = {"machine": {"device_name": "cpu", "cores": 2},
+           "engine": [{"method": "saliency", "engine_s": 1.0, "n_beats": 100},
+                      {"method": "occlusion", "engine_s": 3.0, "n_beats": 100}]}
+    assert per_beat_costs(rec) == {"saliency": 0.01, "occlusion": 0.03}
+    t = scale_table({"here": rec, "GPU run": None}, paper_beats=360_000, paper_seeds=5)
+    assert len(t) == 1 and t.loc[0, "methods"] == 2
+    assert t.loc[0, "ms per beat (all methods)"] == 40.0
+    assert t.loc[0, "hours, 1 model"] == 4.0 and t.loc[0, "hours, 5 models"] == 20.0
+    assert t.loc[0, "workers for 5 models in 4 h"] == 5
+    assert scale_table({"none": None}, 10, 1).empty
