@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from ecgsignal.attribution import graded_on_own_perturbation
 from ecgsignal.evaluation.experiments.perturbation import run_perturbation
-from ecgsignal.evaluation.perturbation import graded_on_own_perturbation
 from ecgsignal.run.summaries import areas, replacement_agreement
 
 

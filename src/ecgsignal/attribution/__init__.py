@@ -33,6 +33,7 @@ from ecgsignal.attribution.registry import (
     MethodContext,
     MethodSpec,
     available,
+    graded_on_own_perturbation,
     register_method,
     resolve_methods,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "MethodSpec",
     "attribute",
     "available",
+    "graded_on_own_perturbation",
     "attach_lrp_rules",
     "make_baselines",
     "model_device",

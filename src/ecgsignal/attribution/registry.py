@@ -153,7 +153,7 @@ class MethodSpec:
         ``("patch", "zero")`` for Occlusion (one lead × ``window_ms`` windows from sample 0 set
         to 0 mV), ``("lead", "zero")`` for Feature Ablation. Experiment 4 marks the rows where
         it would grade a method with that same perturbation
-        (:func:`ecgsignal.evaluation.perturbation.graded_on_own_perturbation`).
+        (:func:`ecgsignal.attribution.graded_on_own_perturbation`).
     rows_per_beat:
         ``rows_per_beat(options, n_samples, fs, n_baselines) -> int``: model rows one beat costs
         (``n_samples`` = ``T``), used to pick chunk sizes that keep each forward/backward pass
@@ -289,3 +289,25 @@ def resolve_methods(spec: str | Sequence[str]) -> list[str]:
 def _salt(name: str) -> int:
     """A stable 32-bit number for a method name (``hash()`` is salted per process)."""
     return zlib.crc32(name.encode("utf-8"))
+
+
+def graded_on_own_perturbation(method: str, replacement: str, unit: str,
+                               patch_ms: float = 40.0) -> bool:
+    """Would Experiment 4 grade ``method`` with the very perturbation its map is made of?
+
+    True for a perturbation method whose spec declares ``own_perturbation = (unit, fill)``
+    matching this ``unit`` and ``replacement``, and (for patches) whose window equals
+    ``patch_ms`` on the same grid (both start at sample 0): Occlusion under zero replacement on
+    40 ms patches, whose map is then nearly the MoRF oracle of the test. Such rows are marked
+    (column ``own_perturbation``) and kept out of rankings of methods. Unknown names (the
+    random ranking, an oracle) are never their own perturbation.
+    """
+    if method not in METHODS:
+        return False
+    spec = METHODS.get(method)
+    if spec.own_perturbation is None or spec.own_perturbation != (unit, replacement):
+        return False
+    if unit != "patch":
+        return True
+    window = spec.options().get("window_ms")
+    return window is not None and abs(float(window) - float(patch_ms)) < 1e-9

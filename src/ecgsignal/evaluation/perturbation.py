@@ -44,7 +44,6 @@ __all__ = [
     "lead_removal_curve",
     "lead_removal_mask",
     "lead_removal_order",
-    "graded_on_own_perturbation",
     "log_odds",
     "patch_grid",
     "patch_scores",
@@ -230,30 +229,6 @@ def removal_mask(
     np.put_along_axis(removed, o[:, :k], True, axis=1)
     lengths = bounds[:, 1] - bounds[:, 0]
     return np.repeat(removed.reshape(n, f // p, p), lengths, axis=2)
-
-
-def graded_on_own_perturbation(method: str, replacement: str, unit: str,
-                               patch_ms: float = 40.0) -> bool:
-    """Would Experiment 4 grade ``method`` with the very perturbation its map is made of?
-
-    True for a perturbation method whose spec declares ``own_perturbation = (unit, fill)``
-    matching this ``unit`` and ``replacement``, and (for patches) whose window equals
-    ``patch_ms`` on the same grid (both start at sample 0): Occlusion under zero replacement on
-    40 ms patches, whose map is then nearly the MoRF oracle of the test. Such rows are marked
-    (column ``own_perturbation``) and kept out of rankings of methods. Unknown names (the
-    random ranking, an oracle) are never their own perturbation.
-    """
-    from ecgsignal.attribution import METHODS
-
-    if method not in METHODS:
-        return False
-    spec = METHODS.get(method)
-    if spec.own_perturbation is None or spec.own_perturbation != (unit, replacement):
-        return False
-    if unit != "patch":
-        return True
-    window = spec.options().get("window_ms")
-    return window is not None and abs(float(window) - float(patch_ms)) < 1e-9
 
 
 # --------------------------------------------------------------------------- replacement

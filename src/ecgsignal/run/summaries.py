@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ecgsignal.attribution import graded_on_own_perturbation
 from ecgsignal.errors import DataError
-from ecgsignal.evaluation.perturbation import graded_on_own_perturbation
 
 __all__ = [
     "areas",
@@ -395,7 +395,7 @@ def areas(perturbation: pd.DataFrame, measure: str = "mean_prob", kind: str = "a
         ``method``, ``replacement``, ``value``, ``ci_low``, ``ci_high``, ``positive``
         (``ci_low > 0``: the ranking beats its reverse, or beats a random ranking) and
         ``own_perturbation`` (the table's column; for a table saved without it, recomputed with
-        :func:`~ecgsignal.evaluation.perturbation.graded_on_own_perturbation` at 40 ms).
+        :func:`~ecgsignal.attribution.graded_on_own_perturbation` at 40 ms).
     """
     _need(perturbation, ("method", "class", "measure", "unit", "replacement", "value", "ci_low",
                          "ci_high"), "Experiment 4's table")

@@ -46,7 +46,7 @@ Table columns: the common ones plus ``order`` (morf/lerf/random), ``replacement`
 ``ranking`` (abs/signed; NA for the random ranking and ROAR) and ``own_perturbation``: True where
 a method is graded on its own perturbation (Occlusion's 40 ms zero-filled windows are exactly the
 40 ms patches zeroed here, so its map is nearly the MoRF oracle;
-:func:`~ecgsignal.evaluation.perturbation.graded_on_own_perturbation`). Such rows are kept out of
+:func:`~ecgsignal.attribution.graded_on_own_perturbation`). Such rows are kept out of
 rankings of methods (:func:`ecgsignal.run.summaries.areas`, ``exclude_own``).
 
 References
@@ -69,6 +69,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ecgsignal.attribution import graded_on_own_perturbation
 from ecgsignal.errors import ConfigError, DataError
 from ecgsignal.evaluation._utils import auroc_rows, check_fraction
 from ecgsignal.evaluation.context import BeatSelection, ExperimentContext
@@ -79,7 +80,6 @@ from ecgsignal.evaluation.perturbation import (
     DEFAULT_FRACTIONS,
     RANKINGS,
     REPLACEMENTS,
-    graded_on_own_perturbation,
     lead_removal_mask,
     patch_grid,
     patch_scores,
