@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 from ecgsignal.data.dataset import ECGDataset
 from ecgsignal.errors import CacheError
@@ -20,6 +21,12 @@ def cache_paths(prefix: str, key: str, folder: str = "ptbxl") -> tuple[Path, Pat
     """``(npz, json)`` paths of entry ``key`` under ``cache_dir(folder)``."""
     d = cache_dir(folder)
     return d / f"{prefix}-{key}.npz", d / f"{prefix}-{key}.json"
+
+
+def file_identity(path: Path) -> dict[str, Any]:
+    """What keys a cache entry to a source file: its resolved path, size and mtime (ns)."""
+    st = path.stat()
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 def load_cached(prefix: str, key: str, folder: str = "ptbxl") -> ECGDataset | None:

@@ -31,7 +31,7 @@ import pandas as pd
 
 from ecgsignal.config import config_hash, from_dict, to_dict
 from ecgsignal.data.dataset import ECGDataset
-from ecgsignal.data.dataset_cache import load_cached, store_cache
+from ecgsignal.data.dataset_cache import file_identity, load_cached, store_cache
 from ecgsignal.data.medians import MedianConfig, MedianExtractionError, extract_median_beat
 from ecgsignal.data.scp_mapping import (
     CLASS_NAMES,
@@ -262,11 +262,6 @@ def cap_records(labels: np.ndarray, max_records: int | None, max_per_class: int 
 
 
 # --------------------------------------------------------------------------- cache
-def file_identity(path: Path) -> dict[str, Any]:
-    st = path.stat()
-    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
 # --------------------------------------------------------------------------- loading
 def _extract_one(args: tuple[str, float, MedianConfig, str]) -> tuple[str, Any]:
     """Worker: read one record and extract its median. Returns ``(status, payload)``."""

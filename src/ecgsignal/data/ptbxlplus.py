@@ -40,14 +40,13 @@ import pandas as pd
 
 from ecgsignal.config import config_hash, to_dict
 from ecgsignal.data.dataset import ECGDataset, stratified_split
-from ecgsignal.data.dataset_cache import load_cached, store_cache
+from ecgsignal.data.dataset_cache import file_identity, load_cached, store_cache
 from ecgsignal.data.medians import MedianConfig, realign_median
 from ecgsignal.data.ptbxl import (
     DATABASE_FILE,
     STATEMENTS_FILE,
     cap_records,
     check_common,
-    file_identity,
     find_root,
     fold_split,
     label_records,

@@ -51,7 +51,7 @@ import pandas as pd
 from ecgsignal.config import config_hash, to_dict
 from ecgsignal.data.arrays import _encode_labels, _parse_split, reorder_leads, unit_scale
 from ecgsignal.data.dataset import ECGDataset, stratified_split
-from ecgsignal.data.dataset_cache import load_cached, store_cache
+from ecgsignal.data.dataset_cache import file_identity, load_cached, store_cache
 from ecgsignal.data.leads import LEAD_NAMES, canonical_lead
 from ecgsignal.data.medians import MedianConfig, MedianExtractionError, extract_median_beat
 from ecgsignal.errors import ConfigError, DataError
@@ -352,14 +352,6 @@ def match_labels(table: pd.DataFrame, id_column: str, ids: Sequence[str], labels
 
 
 # --------------------------------------------------------------------------- cache
-def _identity(paths: Sequence[Path]) -> list[tuple[str, int, int]]:
-    out = []
-    for p in paths:
-        st = p.stat()
-        out.append((str(p.resolve()), st.st_size, st.st_mtime_ns))
-    return out
-
-
 # --------------------------------------------------------------------------- loading
 def load_records(
     data_root: str | os.PathLike,
@@ -430,7 +422,7 @@ def load_records(
     table = table.iloc[[rows[i] for i in keep]].reset_index(drop=True)
 
     read = files if fmt != "wfdb" else [f for p in files for f in (p, *sorted(p.parent.glob(p.stem + ".dat")))]
-    key = config_hash(to_dict(cfg), _identity([labels_path, *read]), label_column, multilabel_columns,
+    key = config_hash(to_dict(cfg), [file_identity(p) for p in [labels_path, *read]], label_column, multilabel_columns,
                       class_names, id_col, split_column, split_seed)
     if cache:
         hit = load_cached("records", key, folder="records")
