@@ -114,12 +114,13 @@ def _unit_check(rep: CheckReport, p2p: float, declared: str) -> None:
 
 def _lead_checks(rep: CheckReport, x: np.ndarray, names: Sequence[str], what: str) -> None:
     """NaN/flat/saturated leads over ``x`` ``(n, L, T)`` (stored units, leads as stored)."""
+    from ecgsignal.data.arrays import unit_scale
     from ecgsignal.data.records import lead_problems
 
     counts: Counter[str] = Counter()
     examples: dict[str, int] = {}
+    scale = 1.0 if rep.unit is None else unit_scale(rep.unit)  # to mV, as lead_problems reads
     for i in range(x.shape[0]):
-        scale = 1.0 if rep.unit in (None, "mV") else (1e-3 if rep.unit == "uV" else 1e3)
         for msg in lead_problems(x[i] * scale, names):
             kind = msg.split(" (")[0].split(" has ")[0] + (" NaN/inf" if " NaN" in msg else "")
             counts[kind] += 1
