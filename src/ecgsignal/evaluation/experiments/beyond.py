@@ -48,6 +48,7 @@ import torch
 
 from ecgsignal.attribution import COUNTERFACTUALS, attribute
 from ecgsignal.errors import ConfigError, DataError
+from ecgsignal.evaluation._utils import row_pearson
 from ecgsignal.evaluation.context import ExperimentContext
 from ecgsignal.evaluation.experiments._groups import POOLED, class_groups
 from ecgsignal.evaluation.experiments.base import EXPERIMENTS, Experiment
@@ -56,6 +57,7 @@ from ecgsignal.evaluation.randomization import randomized_copy, stages
 from ecgsignal.evaluation.results import make_table
 from ecgsignal.evaluation.similarity import similarity
 from ecgsignal.evaluation.statistics import bootstrap_ci_many
+from ecgsignal.models.training import predict_logits
 
 __all__ = ["CF_DEFAULTS", "IM_DEFAULTS", "counterfactual_examples", "pearson_rows",
            "pick", "run_counterfactual", "run_interpretable", "side_by_side", "true_difference"]
@@ -68,14 +70,13 @@ IM_DEFAULTS: dict[str, Any] = {"similarity": "spearman_abs", "randomize": True, 
 
 
 def pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-beat Pearson r of two ``(n, 12, T)`` batches (NaN where either is constant)."""
-    a = a.reshape(a.shape[0], -1).astype(np.float64)
-    b = b.reshape(b.shape[0], -1).astype(np.float64)
-    a = a - a.mean(1, keepdims=True)
-    b = b - b.mean(1, keepdims=True)
-    den = np.sqrt((a * a).sum(1) * (b * b).sum(1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (a * b).sum(1) / den, np.nan)
+    """Per-beat Pearson r of two ``(n, 12, T)`` batches (NaN where either is constant).
+
+    The package's one row-wise Pearson (:func:`~ecgsignal.evaluation._utils.row_pearson`, as in
+    the ``pearson`` similarity), over each beat's flattened map.
+    """
+    return row_pearson(a.reshape(a.shape[0], -1).astype(np.float64),
+                       b.reshape(b.shape[0], -1).astype(np.float64))
 
 
 def true_difference(ctx: ExperimentContext) -> tuple[np.ndarray, np.ndarray] | None:
@@ -159,15 +160,13 @@ def run_counterfactual(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Dat
     model = ctx.model()
     rows += _records(exp, "true_counterfactual", _nearest(true_cf, norm_train), beats, keep,
                      "plausibility", ctx)
-    with torch.no_grad():
-        p_true = model(torch.from_numpy(true_cf).to(ctx.device)).argmax(1).cpu().numpy()
+    p_true = predict_logits(model, true_cf, device=ctx.device).argmax(1)
     rows += _records(exp, "true_counterfactual", (p_true == norm).astype(float), beats, keep,
                      "validity", ctx)
     for method in methods:
         maps = _cf_maps(ctx, method, model)
         cf = beats.x - maps
-        with torch.no_grad():
-            pred = model(torch.from_numpy(cf).to(ctx.device)).argmax(1).cpu().numpy()
+        pred = predict_logits(model, cf, device=ctx.device).argmax(1)
         rows += _records(exp, method, (pred == norm).astype(float), beats, keep, "validity", ctx)
         rows += _records(exp, method, np.abs(maps).mean(axis=(1, 2)), beats, keep, "proximity_l1", ctx)
         rows += _records(exp, method, _nearest(cf, norm_train), beats, keep, "plausibility", ctx)
