@@ -92,9 +92,11 @@ class CheckReport:
 def guess_unit(peak_to_peak_mv_if_mv: float) -> str | None:
     """``"mV"``, ``"uV"`` or ``"V"`` from a beat's typical largest peak-to-peak amplitude (taken
     as if stored in mV); None when it fits none (e.g. all zero)."""
+    from ecgsignal.data.arrays import unit_scale
+
     a = float(peak_to_peak_mv_if_mv)
-    for unit, scale in (("mV", 1.0), ("uV", 1e-3), ("V", 1e3)):
-        if _QRS_MV[0] <= a * scale <= _QRS_MV[1]:
+    for unit in ("mV", "uV", "V"):
+        if _QRS_MV[0] <= a * unit_scale(unit) <= _QRS_MV[1]:
             return unit
     return None
 
