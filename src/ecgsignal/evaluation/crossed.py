@@ -43,6 +43,7 @@ from scipy.special import ndtr, ndtri
 from ecgsignal.errors import ConfigError, DataError
 from ecgsignal.evaluation._utils import rank_rows, row_pearson
 from ecgsignal.evaluation.statistics import _check_options
+from ecgsignal.timing import timed
 
 __all__ = ["CI", "bca_ci", "crossed_ci", "holm", "pair_index", "partial_spearman"]
 
@@ -136,6 +137,7 @@ def _replicate_var(v: np.ndarray, n_boot: int, rng: np.random.Generator,
         return np.nanvar(reps, axis=0, ddof=1)
 
 
+@timed("bootstrap")
 def crossed_ci(values: object, *, pairs: Sequence[tuple[int, int]] | np.ndarray | None = None,
                n_boot: int = 1000, ci: float = 0.95, seed: int = 0,
                bounds: tuple[object, object] | None = None) -> CI:
@@ -219,6 +221,7 @@ def crossed_ci(values: object, *, pairs: Sequence[tuple[int, int]] | np.ndarray 
     return CI(est, lo, hi, p_above)
 
 
+@timed("bootstrap")
 def bca_ci(values: object, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> CI:
     """Bias-corrected and accelerated (BCa) bootstrap CI of the mean over beats, per column.
 

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ecgsignal.errors import ConfigError, DataError
+from ecgsignal.timing import timed
 
 __all__ = ["bootstrap_ci", "bootstrap_ci_many", "bootstrap_table"]
 
@@ -107,6 +108,7 @@ def _replicates(
     return out
 
 
+@timed("bootstrap")
 def bootstrap_ci_many(
     values: np.ndarray,
     *,
@@ -156,6 +158,7 @@ def bootstrap_ci_many(
     return est, lo, hi
 
 
+@timed("bootstrap")
 def bootstrap_ci(
     values: np.ndarray,
     *,

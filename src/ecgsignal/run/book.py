@@ -36,6 +36,7 @@ import yaml
 from ecgsignal.errors import ConfigError, ECGSignalError
 from ecgsignal.io import atomic_path, write_bytes
 from ecgsignal.paths import project_root
+from ecgsignal.timing import ENV_CHAPTER, ENV_FILE, append_record
 from ecgsignal.visual.plotly_html import PLOTLYJS_ENV, vendor_plotly
 
 __all__ = [
@@ -72,6 +73,7 @@ CHAPTERS: tuple[str, ...] = (
 NOTEBOOK_DIR = "notebooks"
 EXECUTED_DIR = "book/_executed"
 _FAILED_DIR = "_build/failed"
+TIMINGS_DIR = "_build/timings"
 LIVE_NOTE = ("<p class=\"ecgsignal-live-note\">This explorer is live: it needs a running Python "
              "kernel. Open the chapter on Binder (rocket icon above) or in Jupyter to use it.</p>")
 #: Added to the note on pages that also show a static explorer (one that needs no kernel).
@@ -363,9 +365,23 @@ def run_book(
     return runs
 
 
+def timings_file(book: Path, profile: str, chapter: str) -> Path:
+    """Where a chapter kernel's :mod:`ecgsignal.timing` records go:
+    ``_build/timings/<profile>/<chapter>.jsonl`` (rewritten each time the chapter runs)."""
+    return book / TIMINGS_DIR / Path(str(profile)).stem / f"{chapter}.jsonl"
+
+
+def _cell_seconds(nb: Any) -> float:
+    return float(sum((c.get("metadata", {}).get("papermill", {}) or {}).get("duration") or 0.0
+                     for c in nb.cells))
+
+
 def _run_chapter(name: str, src: Path, dst: Path, book: Path, params: dict, cell_timeout: int,
                  kernel_name: str, pm: Any, nbformat: Any, exec_error: type) -> ChapterRun:
     t0 = time.perf_counter()
+    log = timings_file(book, params["profile"], name)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.unlink(missing_ok=True)
     with atomic_path(dst, suffix=".ipynb") as tmp:
         # papermill wants an .ipynb name; it writes there as it goes, the final copy goes to tmp
         running = tmp.with_name(tmp.name + ".ipynb")
@@ -373,7 +389,7 @@ def _run_chapter(name: str, src: Path, dst: Path, book: Path, params: dict, cell
             try:
                 # OpenMP threads that spin while waiting make torch 10-50x slower when anything
                 # else shares the cores (measured on a 2-core box); passive waiting costs little.
-                with _env(**{PLOTLYJS_ENV: "external",
+                with _env(**{PLOTLYJS_ENV: "external", ENV_FILE: str(log), ENV_CHAPTER: name,
                              "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}):
                     pm.execute_notebook(str(src), str(running), parameters=params,
                                         kernel_name=kernel_name, execution_timeout=cell_timeout,
@@ -382,6 +398,9 @@ def _run_chapter(name: str, src: Path, dst: Path, book: Path, params: dict, cell
             except Exception as exc:  # re-raised as ChapterError, naming chapter and cell
                 raise _chapter_error(name, exc, running, book, nbformat, exec_error) from exc
             nb = prepare_executed(nbformat.read(running, as_version=4))
+            wall = time.perf_counter() - t0
+            append_record(log, {"kind": "chapter", "name": name, "chapter": name,
+                                 "seconds": round(wall, 3), "cells": round(_cell_seconds(nb), 3)})
             nbformat.write(nb, tmp)
             os.chmod(tmp, 0o644)  # a build product others read (mkstemp made it 0600)
         finally:
