@@ -329,7 +329,13 @@ def partial_spearman(a: object, b: object, z: object) -> np.ndarray:
     if len({t.shape for t in arrs}) != 1 or arrs[0].ndim < 2:
         raise DataError(f"a, b and z must share one shape (n, ...); got "
                         f"{[t.shape for t in arrs]}")
-    ra, rb, rz = (rank_rows(t.reshape(t.shape[0], -1)) for t in arrs)
+    return partial_spearman_ranks(*(rank_rows(t.reshape(t.shape[0], -1)) for t in arrs))
+
+
+def partial_spearman_ranks(ra: np.ndarray, rb: np.ndarray, rz: np.ndarray) -> np.ndarray:
+    """:func:`partial_spearman` from the row ranks of ``|a|``, ``|b|`` and ``|z|`` (each
+    ``(n, D)``, e.g. from :func:`~ecgsignal.evaluation._utils.abs_rank_rows`), so that a caller
+    comparing many maps ranks each of them once."""
     r_ab, r_az, r_bz = row_pearson(ra, rb), row_pearson(ra, rz), row_pearson(rb, rz)
     with np.errstate(invalid="ignore", divide="ignore"):
         den = np.sqrt((1.0 - r_az ** 2) * (1.0 - r_bz ** 2))
