@@ -440,7 +440,8 @@ def _run_chapter(name: str, src: Path, dst: Path, book: Path, params: dict, cell
                     pm.execute_notebook(str(src), str(running), parameters=params,
                                         kernel_name=kernel_name, execution_timeout=cell_timeout,
                                         progress_bar=False, log_output=False,
-                                        cwd=str(src.parent), start_timeout=120)
+                                        cwd=str(src.parent), start_timeout=120,
+                                        **_kernel_manager())
             except Exception as exc:  # re-raised as ChapterError, naming chapter and cell
                 raise _chapter_error(name, exc, running, book, nbformat, exec_error) from exc
             nb = prepare_executed(nbformat.read(running, as_version=4))
@@ -454,6 +455,32 @@ def _run_chapter(name: str, src: Path, dst: Path, book: Path, params: dict, cell
         finally:
             running.unlink(missing_ok=True)
     return ChapterRun(name, src, dst, time.perf_counter() - t0, len(nb.cells))
+
+
+def _kernel_manager() -> dict[str, Any]:
+    """On POSIX, kernels talk over Unix sockets with a prefix unique to each kernel, so kernels
+    started at the same moment by parallel chapter workers cannot pick the same TCP port (a race
+    in picking free ports that made one of them die before replying to ``kernel_info``) or the
+    same socket files (jupyter_client's default IPC prefix is shared by every kernel started in
+    one folder)."""
+    if os.name != "posix":
+        return {}
+    import tempfile
+    import uuid
+
+    from jupyter_client import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport_default(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _ip_default(self) -> str:
+            return os.path.join(tempfile.gettempdir(), f"ecgsignal-kernel-{uuid.uuid4().hex}")
+
+    return {"kernel_manager_class": IPCKernelManager}
 
 
 def _chapter_error(name: str, exc: Exception, running: Path, book: Path, nbformat: Any,
