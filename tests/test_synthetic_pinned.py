@@ -57,3 +57,23 @@ def batch_hash(difficulty: str, seed: int, extra: str) -> str:
 @pytest.mark.parametrize("case", sorted(CASES), ids=lambda c: "-".join(map(str, c)).strip("-"))
 def test_generator_output_is_pinned(case):
     assert batch_hash(*case) == CASES[case]
+
+
+def test_every_class_is_one_complete_spec():
+    from ecgsignal.data.classes import CLASSES, class_spec
+    from ecgsignal.data.realism import PRIORITY
+    from ecgsignal.data.synthetic import COMPATIBLE, CRITERIA_WINDOWS
+    from ecgsignal.errors import ConfigError
+
+    findings = [c for c in CLASSES if c != "NORM"]
+    assert list(CRITERIA_WINDOWS) == findings and sorted(PRIORITY) == sorted(findings)
+    for name in findings:
+        spec = class_spec(name)
+        assert spec.draw_easy is not None and (spec.intervals or spec.morph), name
+        lo, hi = spec.criteria_window
+        assert lo < hi and spec.criteria_leads, name
+        assert all(name in COMPATIBLE[o] for o in spec.compatible), name  # symmetric
+        assert all(PRIORITY.index(o) > PRIORITY.index(name) for o in spec.secondary), name
+    assert sorted(p for c in findings if (p := CLASSES[c].priority) is not None) == list(range(len(findings)))
+    with pytest.raises(ConfigError, match="unknown synthetic class"):
+        class_spec("AFIB")
