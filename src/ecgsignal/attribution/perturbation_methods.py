@@ -10,8 +10,6 @@ LIME and KernelSHAP fit one surrogate per beat (Captum loops over beats itself),
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -20,6 +18,8 @@ from captum.attr import FeatureAblation, KernelShap, Lime, Occlusion
 from ecgsignal.attribution.registry import MethodContext, MethodSpec, register_method
 from ecgsignal.attribution.surrogates import ridge_model
 from ecgsignal.errors import ConfigError
+from ecgsignal.rng import forked_torch_rng
+from ecgsignal.validation import check_int
 
 _ZEILER = ("Zeiler & Fergus 2014, Visualizing and understanding convolutional networks, ECCV, "
            "arXiv:1311.2901")
@@ -91,27 +91,14 @@ def feature_ablation(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor) 
     )
 
 
-@contextmanager
-def _forked_torch_rng(device: torch.device) -> Iterator[None]:
-    """Fork torch's global RNG (CPU, and ``device`` if CUDA), restoring it on exit.
-
-    Captum's LIME and KernelSHAP samplers draw from torch's global generator only.
-    """
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        yield
-
-
 def _surrogate(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, explainer,
                n_samples: int, window_ms: float) -> torch.Tensor:
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
-            or n_samples < 2:
-        raise ConfigError(f"n_samples must be an integer >= 2, got {n_samples!r}")
+    n_samples = check_int(n_samples, "n_samples", 2)
     w = window_samples(window_ms, ctx.fs)
     mask = patch_mask(x.shape[1], x.shape[2], w, x.device)
     out = torch.empty_like(x)
     seeds = ctx.beat_seeds(x.shape[0])
-    with _forked_torch_rng(x.device):
+    with forked_torch_rng(x.device):  # Captum samples from the global RNG
         for i in range(x.shape[0]):  # Captum fits one surrogate per beat anyway
             torch.manual_seed(int(seeds[i].generate_state(1, dtype=np.uint64)[0] >> 1))
             out[i:i + 1] = explainer.attribute(

@@ -63,6 +63,7 @@ from ecgsignal.data.classes import CLASSES
 from ecgsignal.data.dataset import ECGDataset, stratified_split
 from ecgsignal.data.leads import LEAD_NAMES
 from ecgsignal.errors import ConfigError, DataError
+from ecgsignal.validation import check_int, check_number
 
 __all__ = [
     "CLASS_NAMES",
@@ -149,12 +150,9 @@ class SyntheticConfig:
         if ln is not None and (isinstance(ln, bool) or not isinstance(ln, (int, float, np.number))
                                or not 0.0 <= ln <= 0.5):
             raise ConfigError(f"SyntheticConfig.label_noise must be None or a fraction in [0, 0.5], got {ln!r}")
-        if isinstance(self.n, bool) or not isinstance(self.n, (int, np.integer)) or self.n < 1:
-            raise ConfigError(f"SyntheticConfig.n must be a positive integer, got {self.n!r}")
+        check_int(self.n, "SyntheticConfig.n")
         for name in ("fs", "duration", "r_offset", "cooccur_prob"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v):
-                raise ConfigError(f"SyntheticConfig.{name} must be a finite number, got {v!r}")
+            check_number(getattr(self, name), f"SyntheticConfig.{name}")
         if self.fs < 50:
             raise ConfigError(f"SyntheticConfig.fs must be at least 50 Hz, got {self.fs!r}")
         if self.r_offset < 0.40 - 1e-9 or self.duration - self.r_offset < 0.65 - 1e-9:

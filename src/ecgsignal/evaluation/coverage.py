@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from ecgsignal.errors import ConfigError
 from ecgsignal.evaluation.crossed import CI, bca_ci, crossed_ci
+from ecgsignal.validation import check_int
 
 __all__ = ["DESIGNS", "LEGACY", "NOMINAL", "Design", "coverage_table", "run_coverage"]
 
@@ -174,9 +174,7 @@ def run_coverage(n_sim: int = 200, n_boot: int = 200, seed: int = 0,
         "mean_width", "description"}}}`` — coverage is the share of the ``n_sim`` intervals that
         hold the true mean.
     """
-    for name, val, low in (("n_sim", n_sim, 10), ("n_boot", n_boot, 10)):
-        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < low:
-            raise ConfigError(f"{name} must be an integer >= {low}; got {val!r}")
+    n_sim, n_boot = check_int(n_sim, "n_sim", 10), check_int(n_boot, "n_boot", 10)
     out: dict[str, Any] = {}
     for d, design in enumerate(designs):
         hits, widths = 0, []

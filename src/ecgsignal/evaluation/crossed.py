@@ -40,9 +40,9 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from ecgsignal.errors import ConfigError, DataError
+from ecgsignal.errors import DataError
 from ecgsignal.evaluation._utils import rank_rows, row_pearson
-from ecgsignal.evaluation.statistics import _check_options
+from ecgsignal.validation import check_bootstrap
 
 __all__ = ["CI", "bca_ci", "crossed_ci", "holm", "pair_index", "partial_spearman"]
 
@@ -56,12 +56,6 @@ class CI(NamedTuple):
     low: np.ndarray
     high: np.ndarray
     p_above: np.ndarray
-
-
-def _check(n_boot: int, ci: float) -> None:
-    _check_options(n_boot, ci)  # the bootstrap's own checks, plus a floor for the variance estimate
-    if n_boot < 10:
-        raise ConfigError(f"n_boot must be an integer >= 10; got {n_boot!r}")
 
 
 def _values(values: object, ndim: int) -> np.ndarray:
@@ -178,7 +172,7 @@ def crossed_ci(values: object, *, pairs: Sequence[tuple[int, int]] | np.ndarray 
     """
     from scipy.stats import t as student_t
 
-    _check(n_boot, ci)
+    check_bootstrap(n_boot, ci, min_boot=10)  # a floor for the variance estimate
     v = _values(values, 3)
     u, n, m = v.shape
     rng = np.random.default_rng(seed)
@@ -243,7 +237,7 @@ def bca_ci(values: object, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 
     """
     from scipy.stats import t as student_t
 
-    _check(n_boot, ci)
+    check_bootstrap(n_boot, ci, min_boot=10)  # a floor for the variance estimate
     v = _values(values, 2)
     n, m = v.shape
     rng = np.random.default_rng(seed)

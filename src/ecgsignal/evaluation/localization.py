@@ -34,9 +34,10 @@ from collections.abc import Callable
 import numpy as np
 from scipy.ndimage import maximum_filter1d
 
-from ecgsignal.errors import ConfigError, DataError, UnknownNameError
+from ecgsignal.errors import DataError, UnknownNameError
 from ecgsignal.evaluation._utils import as_maps, as_mask, auroc_rows
 from ecgsignal.registry import Registry
+from ecgsignal.validation import check_int
 
 __all__ = [
     "LOCALIZATION",
@@ -177,8 +178,7 @@ def pointing_game(a: np.ndarray, mask: np.ndarray, *, tolerance: int = 0) -> np.
         ``(n,)``: 1.0 (hit) or 0.0 (miss) when the maximum is unique; with tied maxima, the share
         of them inside the mask (the expected hit of a random pick). ``NaN`` for empty masks.
     """
-    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, np.integer)) or tolerance < 0:
-        raise ConfigError(f"tolerance must be a non-negative integer of samples; got {tolerance!r}")
+    tolerance = check_int(tolerance, "tolerance", 0, what="number of samples")
     a_ = as_maps(a, "a")
     m3 = as_mask(mask, a_.shape)
     n = a_.shape[0]

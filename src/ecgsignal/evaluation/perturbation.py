@@ -34,6 +34,7 @@ import pandas as pd
 from ecgsignal.errors import ConfigError, DataError
 from ecgsignal.evaluation._utils import as_maps, as_mask, auroc_rows, check_fraction
 from ecgsignal.registry import Registry
+from ecgsignal.validation import check_int
 
 __all__ = [
     "DEFAULT_FRACTIONS",
@@ -93,8 +94,7 @@ def patch_grid(T: int, fs: float, patch_ms: float = 40.0) -> tuple[int, np.ndarr
         ``P`` patches per lead and ``bounds`` ``(P, 2)`` int64 ``[start, stop)`` sample indices;
         the last patch is shorter when ``T`` is not a multiple of the patch length.
     """
-    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
-        raise ConfigError(f"T must be a positive integer number of samples; got {T!r}")
+    T = check_int(T, "T", what="number of samples")
     if not (np.isfinite(fs) and fs > 0):
         raise ConfigError(f"fs must be a positive sampling rate in Hz; got {fs!r}")
     if not (np.isfinite(patch_ms) and patch_ms > 0):

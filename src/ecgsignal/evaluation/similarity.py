@@ -46,6 +46,7 @@ import numpy as np
 from ecgsignal.errors import ConfigError
 from ecgsignal.evaluation._utils import as_pair, check_fraction, rank_rows, row_pearson
 from ecgsignal.registry import Registry
+from ecgsignal.validation import check_int
 
 __all__ = [
     "SIMILARITY",
@@ -237,8 +238,7 @@ def ssim_1d(
     numpy.ndarray
         ``(n,)`` in [-1, 1]; 1 for identical maps; defined (never NaN) for constant maps.
     """
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 2:
-        raise ConfigError(f"window must be an integer ≥ 2 samples; got {window!r}")
+    window = check_int(window, "window", 2, what="samples")
     if data_range is not None and not (np.isfinite(data_range) and data_range > 0):
         raise ConfigError(f"data_range must be a positive number; got {data_range!r}")
     a_, b_ = as_pair(a, b)

@@ -59,6 +59,7 @@ from ecgsignal.evaluation.experiments.base import EXPERIMENTS, Experiment
 from ecgsignal.evaluation.localization import LOCALIZATION, chance_level
 from ecgsignal.evaluation.results import make_table
 from ecgsignal.evaluation.statistics import bootstrap_ci_many
+from ecgsignal.validation import check_int
 
 __all__ = ["DEFAULTS", "MASKS", "beat_masks", "localization_scores", "run_localization"]
 
@@ -188,8 +189,7 @@ def run_localization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataF
     measures = check_names(params.get("measures", DEFAULTS["measures"]), LOCALIZATION, "measures")
     mask_names = _check_masks(params.get("masks", DEFAULTS["masks"]))
     tolerance = params.get("tolerance", 0)
-    if isinstance(tolerance, bool) or not isinstance(tolerance, int) or tolerance < 0:
-        raise ConfigError(f"parameter 'tolerance' must be a non-negative integer; got {tolerance!r}")
+    tolerance = check_int(tolerance, "parameter 'tolerance'", 0)
     masks = beat_masks(ctx, mask_names)
     methods = context_methods(ctx)
     seed = ctx.seeds[0]
