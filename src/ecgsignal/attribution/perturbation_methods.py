@@ -9,15 +9,13 @@ LIME and KernelSHAP fit one surrogate per beat (Captum loops over beats itself),
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from captum.attr import FeatureAblation, KernelShap, Lime, Occlusion
 
+from ecgsignal.attribution.patches import patch_grid, patch_ids, patch_length
 from ecgsignal.attribution.registry import MethodContext, MethodSpec, register_method
 from ecgsignal.attribution.surrogates import ridge_model
-from ecgsignal.errors import ConfigError
 from ecgsignal.rng import forked_torch_rng
 from ecgsignal.validation import check_int
 
@@ -32,22 +30,12 @@ _LUNDBERG = ("Lundberg & Lee 2017, A unified approach to interpreting model pred
 
 
 def window_samples(window_ms: float, fs: float) -> int:
-    """Samples in a window of ``window_ms`` at ``fs`` Hz (rounded, at least 1)."""
-    if not (isinstance(window_ms, (int, float)) and window_ms > 0):
-        raise ConfigError(f"window_ms must be a positive number, got {window_ms!r}")
-    return max(1, int(round(window_ms * fs / 1000.0)))
-
-
-def patch_mask(n_leads: int, n_samples: int, window: int, device: torch.device) -> torch.Tensor:
-    """``(1, n_leads, n_samples)`` feature ids: lead-major patches of ``window`` samples."""
-    per_lead = math.ceil(n_samples / window)
-    t = torch.arange(n_samples, device=device) // window
-    lead = torch.arange(n_leads, device=device)[:, None] * per_lead
-    return (lead + t[None, :])[None]
+    """Samples in a window of ``window_ms`` at ``fs`` Hz (:func:`~ecgsignal.attribution.patches.patch_length`)."""
+    return patch_length(window_ms, fs, "window_ms")
 
 
 def _occlusion_rows(o, t: int, fs: float, nb: int) -> int:
-    return 12 * math.ceil(t / window_samples(o["window_ms"], fs)) + 1
+    return 12 * patch_grid(t, fs, o["window_ms"], name="window_ms")[0] + 1
 
 
 def _per_eval(ctx: MethodContext, n_beats: int) -> int:
@@ -95,7 +83,7 @@ def _surrogate(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, explai
                n_samples: int, window_ms: float) -> torch.Tensor:
     n_samples = check_int(n_samples, "n_samples", 2)
     w = window_samples(window_ms, ctx.fs)
-    mask = patch_mask(x.shape[1], x.shape[2], w, x.device)
+    mask = patch_ids(x.shape[1], x.shape[2], w, x.device)
     out = torch.empty_like(x)
     seeds = ctx.beat_seeds(x.shape[0])
     with forked_torch_rng(x.device):  # Captum samples from the global RNG

@@ -31,10 +31,10 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from ecgsignal.attribution.patches import patch_grid
 from ecgsignal.errors import ConfigError, DataError
 from ecgsignal.evaluation._utils import as_maps, as_mask, auroc_rows, check_fraction
 from ecgsignal.registry import Registry
-from ecgsignal.validation import check_int
 
 __all__ = [
     "DEFAULT_FRACTIONS",
@@ -74,39 +74,6 @@ ReplaceFn = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
 
 
 # --------------------------------------------------------------------------- patches and ranks
-
-
-def patch_grid(T: int, fs: float, patch_ms: float = 40.0) -> tuple[int, np.ndarray]:
-    """Split ``T`` samples into consecutive patches of ``patch_ms`` milliseconds.
-
-    Parameters
-    ----------
-    T:
-        Samples per lead.
-    fs:
-        Sampling rate in Hz.
-    patch_ms:
-        Patch length in ms; in samples ``round(patch_ms · fs / 1000)`` (≥ 1).
-
-    Returns
-    -------
-    (P, bounds):
-        ``P`` patches per lead and ``bounds`` ``(P, 2)`` int64 ``[start, stop)`` sample indices;
-        the last patch is shorter when ``T`` is not a multiple of the patch length.
-    """
-    T = check_int(T, "T", what="number of samples")
-    if not (np.isfinite(fs) and fs > 0):
-        raise ConfigError(f"fs must be a positive sampling rate in Hz; got {fs!r}")
-    if not (np.isfinite(patch_ms) and patch_ms > 0):
-        raise ConfigError(f"patch_ms must be a positive duration in ms; got {patch_ms!r}")
-    length = int(round(patch_ms * fs / 1000.0))
-    if length < 1:
-        raise ConfigError(
-            f"patch_ms={patch_ms} at fs={fs} Hz is shorter than one sample; use a longer patch"
-        )
-    starts = np.arange(0, int(T), length, dtype=np.int64)
-    stops = np.minimum(starts + length, int(T))
-    return len(starts), np.stack([starts, stops], axis=1)
 
 
 def patch_scores(a: np.ndarray, fs: float, patch_ms: float = 40.0, *,
