@@ -5,7 +5,7 @@ models of one config (Exp 1, Exp 2) or the D random weight draws (Exp 3). Units 
 **crossed**: a beat that is hard on one model tends to be hard on all of them. A bootstrap that
 resamples beats independently within each unit (or treats the 10 seed pairs of 5 models as 10
 independent units) hides both sources of variability and gives intervals that are far too narrow
-(issue 12 measured 60 % coverage for a nominal 95 %). The routines here resample what varies
+(:mod:`ecgsignal.evaluation.coverage` measures ~60 % coverage for a nominal 95 %). The routines here resample what varies
 independently (PROTOCOLS.md, Statistics; McCullagh 2000; Owen 2007):
 
 * :func:`crossed_ci` — the units (models or draws) with replacement **and one beat-index set
@@ -304,7 +304,8 @@ def partial_spearman(a: object, b: object, z: object) -> np.ndarray:
     ``(r_ab − r_az r_bz) / √((1 − r_az²)(1 − r_bz²))`` with Spearman correlations over the 12·T
     entries of each beat. With ``z = x`` it asks whether two maps agree beyond what both share
     with the input's magnitude — the structure an input-multiplying method keeps after full
-    randomisation (issue 12).
+    randomisation (Adebayo et al. 2018, Sanity checks for saliency maps, NeurIPS; Binder et al.
+    2023, Shortcomings of top-down randomization-based sanity checks, CVPR).
 
     Parameters
     ----------

@@ -106,7 +106,7 @@ def log_odds(p: np.ndarray, eps: float = LOGIT_EPS) -> np.ndarray:
     """``log(p / (1 − p))`` of probabilities clipped to ``[eps, 1 − eps]``.
 
     Probability saturates near 1 (a drop from 0.9999 to 0.99 looks flat), the log-odds does not,
-    so perturbation curves are also read on this scale (issue 12). The clip bounds the value at
+    so perturbation curves are also read on this scale. The clip bounds the value at
     ``±log((1 − eps) / eps)`` for probabilities rounded to exactly 0 or 1 in float32.
     """
     q = np.clip(np.asarray(p, dtype=np.float64), eps, 1.0 - eps)

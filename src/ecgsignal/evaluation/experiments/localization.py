@@ -21,7 +21,7 @@ accuracy, mask AUROC and the pointing game are defined on magnitudes and several
 carry no meaning (Grad-CAM after its ReLU, the controls); ``absolute_mass=False`` gives Arras et
 al.'s positive-part mass accuracy instead.
 
-Beside the raw scores (issue 12):
+Beside the raw scores, whose chance level depends on the size of the mask:
 
 * ``<measure>_ratio`` (mass accuracy, rank accuracy, pointing game) — per beat, the score divided
   by its chance level (the mask share): 1 = no better than an uninformative map, comparable
