@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from captum.attr import FeatureAblation, KernelShap, Lime, Occlusion
 
-from ecgsignal.attribution.patches import patch_grid, patch_ids, patch_length
 from ecgsignal.attribution.registry import MethodContext, MethodSpec, register_method
 from ecgsignal.attribution.surrogates import ridge_model
+from ecgsignal.patches import patch_grid, patch_index, patch_length
 from ecgsignal.rng import forked_torch_rng
 from ecgsignal.validation import check_int
 
@@ -29,8 +29,16 @@ _LUNDBERG = ("Lundberg & Lee 2017, A unified approach to interpreting model pred
              "NeurIPS, arXiv:1705.07874")
 
 
+def patch_ids(n_leads: int, n_samples: int, length: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """``(1, n_leads, n_samples)`` int64 feature ids: lead-major patches of ``length`` samples
+    (``lead · P + patch``, the order of :func:`~ecgsignal.patches.patch_grid`; Captum's ``feature_mask``)."""
+    t = torch.as_tensor(patch_index(n_samples, length), device=device)
+    lead = torch.arange(n_leads, device=device)[:, None] * (int(t[-1]) + 1)
+    return (lead + t[None, :])[None]
+
+
 def window_samples(window_ms: float, fs: float) -> int:
-    """Samples in a window of ``window_ms`` at ``fs`` Hz (:func:`~ecgsignal.attribution.patches.patch_length`)."""
+    """Samples in a window of ``window_ms`` at ``fs`` Hz (:func:`~ecgsignal.patches.patch_length`)."""
     return patch_length(window_ms, fs, "window_ms")
 
 

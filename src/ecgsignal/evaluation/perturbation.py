@@ -31,12 +31,14 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from ecgsignal.attribution.patches import patch_grid
 from ecgsignal.errors import ConfigError, DataError
 from ecgsignal.evaluation._utils import as_maps, as_mask, auroc_rows, check_fraction
+from ecgsignal.evaluation.measures import MeasureSpec, register_measure
+from ecgsignal.patches import patch_grid
 from ecgsignal.registry import Registry
 
 __all__ = [
+    "CURVE_MEASURES",
     "DEFAULT_FRACTIONS",
     "ORDERS",
     "REPLACEMENTS",
@@ -111,6 +113,21 @@ def log_odds(p: np.ndarray, eps: float = LOGIT_EPS) -> np.ndarray:
     """
     q = np.clip(np.asarray(p, dtype=np.float64), eps, 1.0 - eps)
     return np.log(q) - np.log1p(-q)
+
+
+_LOGIT_MAX = float(np.log((1 - LOGIT_EPS) / LOGIT_EPS))
+CURVE_MEASURES: tuple[MeasureSpec, ...] = tuple(register_measure(m) for m in (
+    MeasureSpec("mean_prob", "perturbation", "mean probability of the class", (0.0, 1.0),
+                short="mean probability", pooling="weighted",
+                chance_note="no chance level: read against the random ranking's curve"),
+    MeasureSpec("mean_logodds", "perturbation", "mean log-odds of the class", (-_LOGIT_MAX, _LOGIT_MAX),
+                short="mean log-odds", pooling="weighted",
+                chance_note="no chance level: read against the random ranking's curve"),
+    MeasureSpec("auroc", "perturbation", "class AUROC (vs rest)", (0.0, 1.0), chance=0.5,
+                short="class AUROC", chance_note="0.5: the class no longer separable from the rest"),
+))
+"""Experiment 4's curve measures (model output after removal; higher = more of the class kept,
+so a faithful map's MoRF curve falls fast: Samek et al. 2017, IEEE TNNLS 28:2660)."""
 
 
 def ranking(scores: np.ndarray, order: str, seed: int = 0) -> np.ndarray:

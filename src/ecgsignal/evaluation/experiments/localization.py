@@ -57,6 +57,7 @@ from ecgsignal.evaluation.experiments._groups import (
 )
 from ecgsignal.evaluation.experiments.base import EXPERIMENTS, Experiment
 from ecgsignal.evaluation.localization import LOCALIZATION, chance_level
+from ecgsignal.evaluation.measures import MEASURES
 from ecgsignal.evaluation.results import make_table
 from ecgsignal.evaluation.statistics import bootstrap_ci_many
 from ecgsignal.validation import check_int
@@ -79,9 +80,6 @@ widening, samples)."""
 
 CONTROLS_VS: tuple[str, ...] = ("input", "edge")
 """Controls every method is compared with, paired per beat (``<measure>_vs_<control>`` rows)."""
-
-_NO_RATIO = ("mask_auroc",)
-
 
 def _equal_class_ci(values: np.ndarray, class_idx: Sequence[np.ndarray], n_boot: int,
                     seed: int, ci: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -157,13 +155,9 @@ def localization_scores(maps: np.ndarray, masks: Mapping[str, np.ndarray],
         if np.shape(mask) != np.shape(maps):
             raise DataError(f"mask {mname!r} has shape {np.shape(mask)}, the maps {np.shape(maps)}")
         for measure in measures:
-            kwargs: dict[str, Any] = {}
-            if measure == "mass_accuracy":
-                kwargs["absolute"] = bool(absolute_mass)
-            elif measure == "pointing_game":
-                kwargs["tolerance"] = int(tolerance)
-            out[(mname, measure)] = np.asarray(
-                LOCALIZATION.get(measure)(maps, mask, **kwargs), dtype=np.float64)
+            fn = LOCALIZATION.get(measure)  # unknown names fail here, listing the valid ones
+            kwargs = MEASURES.get(measure).accepted(absolute=bool(absolute_mass), tolerance=int(tolerance))
+            out[(mname, measure)] = np.asarray(fn(maps, mask, **kwargs), dtype=np.float64)
     return out
 
 
@@ -207,7 +201,7 @@ def run_localization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataF
             chance = chance_level(mask, measure)
             values = np.stack([scores[m][(mname, measure)] for m in methods], axis=1)
             variants = [(measure, values, methods, chance)]
-            if measure not in _NO_RATIO:
+            if MEASURES.get(measure).chance_varies:  # a constant chance (mask AUROC's 0.5) needs no ratio
                 with np.errstate(divide="ignore", invalid="ignore"):
                     variants.append((f"{measure}_ratio", values / chance[:, None], methods,
                                      np.ones_like(chance)))

@@ -1,5 +1,7 @@
 """The (lead × time-window) patch grid shared by the perturbation methods and the perturbation test.
 
+At the bottom of the dependency order (numpy only), so that attribution and evaluation share it.
+
 Occlusion, Feature Ablation, LIME and KernelSHAP remove one lead × ``window_ms`` patch at a time
 (Zeiler & Fergus 2014, ECCV, arXiv:1311.2901), and Experiment 4 ranks and removes the same patches
 (Samek et al. 2017, IEEE TNNLS 28:2660, region perturbation): one formula turns milliseconds into
@@ -9,12 +11,11 @@ samples and one grid splits the beat, so both always mean the same patch.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ecgsignal.errors import ConfigError
 from ecgsignal.validation import check_int
 
-__all__ = ["patch_grid", "patch_ids", "patch_length"]
+__all__ = ["patch_grid", "patch_index", "patch_length"]
 
 
 def patch_length(patch_ms: float, fs: float, name: str = "patch_ms") -> int:
@@ -61,10 +62,7 @@ def patch_grid(T: int, fs: float, patch_ms: float = 40.0, *, name: str = "patch_
     return len(starts), np.stack([starts, stops], axis=1)
 
 
-def patch_ids(n_leads: int, n_samples: int, length: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """``(1, n_leads, n_samples)`` int64 feature ids: lead-major patches of ``length`` samples
-    (``lead · P + patch``, the order of :func:`patch_grid`; Captum's ``feature_mask``)."""
-    per_lead = -(-n_samples // length)  # ceil: P of patch_grid
-    t = torch.arange(n_samples, device=device) // length
-    lead = torch.arange(n_leads, device=device)[:, None] * per_lead
-    return (lead + t[None, :])[None]
+def patch_index(n_samples: int, length: int) -> np.ndarray:
+    """``(n_samples,)`` int64 patch number of every sample for patches of ``length`` samples
+    (the grid of :func:`patch_grid`; the last patch may be shorter)."""
+    return np.arange(n_samples, dtype=np.int64) // length
