@@ -170,6 +170,17 @@ def find_root(data_root: str | os.PathLike, marker: str = DATABASE_FILE, max_dep
     raise DataError(f"no {marker} found in {root} or up to {max_depth} folders below it")
 
 
+def read_table(path: Path, what: str, **kwargs: Any) -> pd.DataFrame:
+    """``pd.read_csv(path, **kwargs)``, or :class:`DataError` naming ``what`` and the file when it
+    is missing or unreadable."""
+    if not path.is_file():
+        raise DataError(f"missing {what} {path}")
+    try:
+        return pd.read_csv(path, **kwargs)
+    except Exception as exc:
+        raise DataError(f"cannot read {path}: {exc}") from exc
+
+
 def read_database(root: str | os.PathLike) -> pd.DataFrame:
     """Read and check ``ptbxl_database.csv``.
 
@@ -180,12 +191,7 @@ def read_database(root: str | os.PathLike) -> pd.DataFrame:
     the file (and the row).
     """
     path = Path(root) / DATABASE_FILE
-    if not path.is_file():
-        raise DataError(f"missing PTB-XL database file {path}")
-    try:
-        df = pd.read_csv(path)
-    except Exception as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
+    df = read_table(path, "PTB-XL database file")
     missing = [c for c in _REQUIRED if c not in df.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {missing}; found {list(df.columns)[:12]}")
@@ -209,12 +215,7 @@ def read_database(root: str | os.PathLike) -> pd.DataFrame:
 def read_scp_statements(root: str | os.PathLike) -> pd.DataFrame:
     """Read ``scp_statements.csv`` (indexed by SCP code); :class:`DataError` naming it on failure."""
     path = Path(root) / STATEMENTS_FILE
-    if not path.is_file():
-        raise DataError(f"missing SCP statements file {path}")
-    try:
-        df = pd.read_csv(path, index_col=0)
-    except Exception as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
+    df = read_table(path, "SCP statements file", index_col=0)
     try:
         superclass_map(df)
     except DataError as exc:

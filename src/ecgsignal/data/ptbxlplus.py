@@ -52,6 +52,7 @@ from ecgsignal.data.ptbxl import (
     label_records,
     read_database,
     read_scp_statements,
+    read_table,
     resolve_config,
 )
 from ecgsignal.data.scp_mapping import SCP_TO_CLASS, classes_of, parse_scp_codes, superclass_map
@@ -118,12 +119,7 @@ def find_medians(root: str | os.PathLike, provider: str) -> dict[int, Path]:
 def read_plus_statements(root: str | os.PathLike) -> pd.DataFrame:
     """PTB-XL+ ``labels/ptbxl_statements.csv`` → DataFrame indexed by ``ecg_id`` with parsed ``scp_codes``."""
     path = Path(root) / PLUS_STATEMENTS
-    if not path.is_file():
-        raise DataError(f"missing PTB-XL+ statements file {path}")
-    try:
-        df = pd.read_csv(path)
-    except Exception as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
+    df = read_table(path, "PTB-XL+ statements file")
     for c in ("ecg_id", "scp_codes"):
         if c not in df.columns:
             raise DataError(f"{path}: missing column {c!r}; found {list(df.columns)}")
