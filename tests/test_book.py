@@ -231,3 +231,61 @@ def test_build_book_renders_executed_copies_offline(tmp_path):
     assert (html / "_static" / "vendor" / "plotly.min.js").is_file()
     intro = (html / "book" / "intro.html").read_text()
     assert "_static/mathjax/tex-chtml.js" in intro                  # math served locally
+
+
+# ----------------------------------------------------------------------------- up to date, parallel
+def test_up_to_date_chapters_are_skipped_until_their_inputs_change(tmp_path):
+    root = _book(tmp_path / "b", {"ch1": _nb(('profile = "book"', ["parameters"]), ("x = 1", []))})
+    first = bk.run_book("smoke", root=root, progress=False, timeout=60, jobs=1)
+    out = root / bk.EXECUTED_DIR / "ch1.ipynb"
+    assert not first[0].skipped and out.is_file()
+    before = out.read_bytes()
+    again = bk.run_book("smoke", root=root, progress=False, timeout=60, jobs=1)
+    assert again[0].skipped and again[0].seconds == 0 and out.read_bytes() == before
+    # another profile, other parameters, an edited notebook, or force: the chapter runs again
+    assert not bk.run_book("book", root=root, progress=False, timeout=60, jobs=1)[0].skipped
+    assert not bk.run_book("book", root=root, progress=False, timeout=60, jobs=1,
+                           parameters={"x": 2})[0].skipped
+    assert not bk.run_book("book", root=root, progress=False, timeout=60, jobs=1,
+                           force=True, parameters={"x": 2})[0].skipped
+    nbformat.write(_nb(('profile = "book"', ["parameters"]), ("x = 2", [])),
+                   root / "notebooks" / "ch1.ipynb")
+    assert not bk.run_book("book", root=root, progress=False, timeout=60, jobs=1,
+                           parameters={"x": 2})[0].skipped
+
+
+def test_chapters_run_in_parallel_kernels_and_log_their_time(tmp_path):
+    from ecgsignal.timing import read_timings
+
+    code = "import os\nprint(os.getpid(), os.environ['ECGSIGNAL_CHAPTER'])"
+    chapters = {c: _nb(('profile = "book"', ["parameters"]), (code, [])) for c in ("a", "b", "c")}
+    root = _book(tmp_path / "b", chapters)
+    runs = bk.run_book("smoke", root=root, progress=False, timeout=60, jobs=2)
+    assert [r.name for r in runs] == ["a", "b", "c"] and not any(r.skipped for r in runs)
+    for c in chapters:
+        out = nbformat.read(root / bk.EXECUTED_DIR / f"{c}.ipynb", as_version=4)
+        assert out.cells[-1].outputs[0]["text"].split()[1] == c
+        recs = read_timings(bk.timings_file(root, "smoke", c))
+        wall = [r for r in recs if r["kind"] == "chapter"]
+        assert len(wall) == 1 and wall[0]["seconds"] >= wall[0]["cells"] > 0
+
+
+def test_a_chapter_failing_in_a_worker_is_reported_with_its_cell(tmp_path):
+    good = _nb(('profile = "book"', ["parameters"]), ("x = 1", []))
+    bad = _nb(('profile = "book"', ["parameters"]), ("x = 1", []), ("1 / 0", []))
+    root = _book(tmp_path / "b", {"good": good, "bad": bad})
+    with pytest.raises(bk.ChapterError) as info:
+        bk.run_book("smoke", root=root, progress=False, timeout=60, jobs=2)
+    assert info.value.chapter == "bad" and info.value.cell_index == 2
+    assert info.value.ename == "ZeroDivisionError"
+
+
+def test_waves_put_data_and_models_first_and_the_report_last():
+    from ecgsignal.run.chapter_jobs import plan_waves
+
+    waves = plan_waves(list(bk.CHAPTERS))
+    assert waves[0] == ["02_models", "01_data"] and waves[-1] == ["12_performance"]
+    assert waves[1][0] == "06_randomization"
+    assert sorted(c for w in waves for c in w) == sorted(bk.CHAPTERS)
+    with pytest.raises(ConfigError, match="jobs must be a positive integer"):
+        bk.run_book("smoke", root=REPO, progress=False, jobs=0)

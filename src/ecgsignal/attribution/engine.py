@@ -33,6 +33,7 @@ from ecgsignal.attribution.guard import frozen_eval
 from ecgsignal.attribution.registry import METHODS, MethodContext, MethodSpec, available
 from ecgsignal.data.dataset import validate_signals
 from ecgsignal.errors import ConfigError, DataError, UnknownNameError
+from ecgsignal.timing import stage
 
 GRAD_ROWS = 256
 """Rows per forward+backward pass for gradient methods (measured sweet spot on the 2-core CPU)."""
@@ -287,7 +288,8 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, target: int | np.n
         work = copy.deepcopy(model).to(dev)
 
     out = np.empty((n, n_leads, n_samples), dtype=np.float32)
-    with frozen_eval(work), torch.inference_mode(False), torch.enable_grad(), _quiet_captum():
+    with stage("attribution", method), frozen_eval(work), torch.inference_mode(False), \
+            torch.enable_grad(), _quiet_captum():
         n_classes = _n_classes(work, beats[:1].to(dev))
         targets = _as_targets(target, n, n_classes)
         base_dev = None if base is None else base.to(dev)

@@ -26,6 +26,7 @@ from typing import Any
 from ecgsignal.data.dataset import ECGDataset
 from ecgsignal.errors import ConfigError, DataError
 from ecgsignal.registry import Registry
+from ecgsignal.timing import timed
 
 __all__ = ["DATASETS", "load_dataset", "needs_data_root"]
 
@@ -111,6 +112,7 @@ def _require_root(name: str, data_root: str | os.PathLike | None) -> str | os.Pa
     return data_root
 
 
+@timed("data")
 def load_dataset(name: str = "synthetic", data_root: str | os.PathLike | None = None, **kwargs: Any) -> ECGDataset:
     """Load the dataset ``name`` (one of ``DATASETS.available()``).
 

@@ -79,6 +79,13 @@ def rank_rows(x: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def abs_rank_rows(a: np.ndarray) -> np.ndarray:
+    """Average ranks of ``|a|`` over each beat's entries: ``(n, ...)`` → ``(n, D)`` float64
+    (the ranks :func:`~ecgsignal.evaluation.similarity.spearman_abs` correlates)."""
+    a = np.abs(np.asarray(a, dtype=np.float64))
+    return rank_rows(a.reshape(a.shape[0], -1))
+
+
 def row_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Pearson correlation of matching rows of two ``(n, D)`` arrays; NaN where a row is constant."""
     xc = x - x.mean(axis=1, keepdims=True)

@@ -42,6 +42,7 @@ from scipy.special import ndtr, ndtri
 
 from ecgsignal.errors import DataError
 from ecgsignal.evaluation._utils import rank_rows, row_pearson
+from ecgsignal.timing import timed
 from ecgsignal.validation import check_bootstrap
 
 __all__ = ["CI", "bca_ci", "crossed_ci", "holm", "pair_index", "partial_spearman"]
@@ -130,6 +131,7 @@ def _replicate_var(v: np.ndarray, n_boot: int, rng: np.random.Generator,
         return np.nanvar(reps, axis=0, ddof=1)
 
 
+@timed("bootstrap")
 def crossed_ci(values: object, *, pairs: Sequence[tuple[int, int]] | np.ndarray | None = None,
                n_boot: int = 1000, ci: float = 0.95, seed: int = 0,
                bounds: tuple[object, object] | None = None) -> CI:
@@ -213,6 +215,7 @@ def crossed_ci(values: object, *, pairs: Sequence[tuple[int, int]] | np.ndarray 
     return CI(est, lo, hi, p_above)
 
 
+@timed("bootstrap")
 def bca_ci(values: object, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> CI:
     """Bias-corrected and accelerated (BCa) bootstrap CI of the mean over beats, per column.
 
@@ -321,7 +324,13 @@ def partial_spearman(a: object, b: object, z: object) -> np.ndarray:
     if len({t.shape for t in arrs}) != 1 or arrs[0].ndim < 2:
         raise DataError(f"a, b and z must share one shape (n, ...); got "
                         f"{[t.shape for t in arrs]}")
-    ra, rb, rz = (rank_rows(t.reshape(t.shape[0], -1)) for t in arrs)
+    return partial_spearman_ranks(*(rank_rows(t.reshape(t.shape[0], -1)) for t in arrs))
+
+
+def partial_spearman_ranks(ra: np.ndarray, rb: np.ndarray, rz: np.ndarray) -> np.ndarray:
+    """:func:`partial_spearman` from the row ranks of ``|a|``, ``|b|`` and ``|z|`` (each
+    ``(n, D)``, e.g. from :func:`~ecgsignal.evaluation._utils.abs_rank_rows`), so that a caller
+    comparing many maps ranks each of them once."""
     r_ab, r_az, r_bz = row_pearson(ra, rb), row_pearson(ra, rz), row_pearson(rb, rz)
     with np.errstate(invalid="ignore", divide="ignore"):
         den = np.sqrt((1.0 - r_az ** 2) * (1.0 - r_bz ** 2))

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ecgsignal.errors import DataError
+from ecgsignal.timing import timed
 from ecgsignal.validation import check_bootstrap
 
 __all__ = ["bootstrap_ci", "bootstrap_ci_many", "bootstrap_table"]
@@ -97,6 +98,7 @@ def _replicates(
     return out
 
 
+@timed("bootstrap")
 def bootstrap_ci_many(
     values: np.ndarray,
     *,
@@ -146,6 +148,7 @@ def bootstrap_ci_many(
     return est, lo, hi
 
 
+@timed("bootstrap")
 def bootstrap_ci(
     values: np.ndarray,
     *,

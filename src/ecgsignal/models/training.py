@@ -22,6 +22,7 @@ from ecgsignal.errors import ConfigError, DataError
 from ecgsignal.models.cnn import ECGCNN, ModelConfig, build_model
 from ecgsignal.models.metrics import mean_auroc, per_class_auroc
 from ecgsignal.rng import forked_torch_rng
+from ecgsignal.timing import timed
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,7 @@ def _lr_factor(epoch: int, cfg: TrainConfig, step: float) -> float:
     return float(0.5 * (1 + np.cos(np.pi * min((e - cfg.warmup_epochs) / span, 1.0))))
 
 
+@timed("training")
 def train_model(
     dataset: ECGDataset,
     model_config: ModelConfig | None = None,

@@ -36,6 +36,17 @@ import yaml
 from ecgsignal.errors import ConfigError, ECGSignalError
 from ecgsignal.io import atomic_path, write_bytes
 from ecgsignal.paths import project_root
+from ecgsignal.run.chapter_jobs import (
+    STAMP_KEY,
+    chapter_stamp,
+    default_jobs,
+    plan_waves,
+    read_stamp,
+    run_jobs,
+    source_digest,
+    threads_per_kernel,
+)
+from ecgsignal.timing import ENV_CHAPTER, ENV_FILE, append_record
 from ecgsignal.visual.plotly_html import PLOTLYJS_ENV, vendor_plotly
 
 __all__ = [
@@ -72,6 +83,7 @@ CHAPTERS: tuple[str, ...] = (
 NOTEBOOK_DIR = "notebooks"
 EXECUTED_DIR = "book/_executed"
 _FAILED_DIR = "_build/failed"
+TIMINGS_DIR = "_build/timings"
 LIVE_NOTE = ("<p class=\"ecgsignal-live-note\">This explorer is live: it needs a running Python "
              "kernel. Open the chapter on Binder (rocket icon above) or in Jupyter to use it.</p>")
 #: Added to the note on pages that also show a static explorer (one that needs no kernel).
@@ -96,7 +108,7 @@ class ChapterError(BookError):
     def __init__(self, chapter: str, cell_index: int | None, ename: str, evalue: str,
                  failed_copy: Path | None, source: str = "") -> None:
         self.chapter, self.cell_index, self.ename, self.evalue = chapter, cell_index, ename, evalue
-        self.failed_copy = failed_copy
+        self.failed_copy, self.source = failed_copy, source
         where = (f"cell {cell_index} (0-based, of notebooks/{chapter}.ipynb)"
                  if cell_index is not None else "an unknown cell")
         first = source.strip().splitlines()[0][:100] if source.strip() else ""
@@ -106,6 +118,10 @@ class ChapterError(BookError):
         if failed_copy is not None:
             msg += f"\n  executed copy with the error: {failed_copy}"
         super().__init__(msg)
+
+    def __reduce__(self) -> tuple:  # rebuilt in the parent when a chapter fails in a worker
+        return (type(self), (self.chapter, self.cell_index, self.ename, self.evalue,
+                             self.failed_copy, self.source))
 
 
 @dataclass(frozen=True)
@@ -117,6 +133,7 @@ class ChapterRun:
     output: Path
     seconds: float
     n_cells: int
+    skipped: bool = False
 
 
 def _root(root: str | os.PathLike | None) -> Path:
@@ -276,6 +293,8 @@ def run_book(
     progress: bool = True,
     parameters: Mapping[str, Any] | None = None,
     kernel_name: str = "python3",
+    jobs: int | None = None,
+    force: bool = False,
 ) -> list[ChapterRun]:
     """Execute the chapter notebooks with papermill into the folder the toc reads.
 
@@ -298,11 +317,19 @@ def run_book(
         Extra papermill parameters for every chapter.
     kernel_name:
         Jupyter kernel to run (``python3``: this environment's kernel).
+    jobs:
+        Chapters executed at once, each in its own kernel (default
+        :func:`~ecgsignal.run.chapter_jobs.default_jobs`: 2 on a machine with two or more
+        cores). The data and model chapters run first, chapter 12 last
+        (:func:`~ecgsignal.run.chapter_jobs.plan_waves`).
+    force:
+        Run every chapter, even those whose executed copy is up to date (same notebook,
+        profile, parameters and package source; :func:`~ecgsignal.run.chapter_jobs.chapter_stamp`).
 
     Returns
     -------
     list of ChapterRun
-        One per executed chapter, in order.
+        One per chapter, in reading order (``skipped=True``: up to date, not run).
 
     Raises
     ------
@@ -314,8 +341,6 @@ def run_book(
         Unknown profile or chapter, or a notebook without exactly one ``parameters`` cell.
     """
     import nbformat
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
 
     from ecgsignal.run.profiles import load_profile
 
@@ -339,33 +364,70 @@ def run_book(
         if n != 1:
             raise ConfigError(f"chapter {c!r} must have exactly one cell tagged 'parameters', "
                               f"found {n}")
+    jobs = default_jobs() if jobs is None else int(jobs)
+    if jobs < 1:
+        raise ConfigError(f"jobs must be a positive integer, got {jobs}")
     dest = Path(out_dir).resolve() if out_dir is not None else book / EXECUTED_DIR
     params = {"profile": str(profile), **dict(parameters or {})}
-    runs: list[ChapterRun] = []
+    digest = source_digest()
+    stamps = {c: chapter_stamp(src_dir / f"{c}.ipynb", prof, params, digest) for c in chapters}
+    done: dict[str, ChapterRun] = {}
+    todo = []
+    for c in chapters:
+        if not force and read_stamp(dest / f"{c}.ipynb") == stamps[c]:
+            done[c] = ChapterRun(c, src_dir / f"{c}.ipynb", dest / f"{c}.ipynb", 0.0, 0,
+                                 skipped=True)
+        else:
+            todo.append(c)
+    jobs = max(1, min(jobs, len(todo)))
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(chapters), desc="chapters", unit="chapter")
+        bar = tqdm(total=len(todo), desc=f"chapters ({jobs} at once)", unit="chapter")
+        if done:
+            bar.write(f"  up to date, not run: {', '.join(done)} (force=True / --force runs them)")
+
+    def finished(name: str, run: ChapterRun) -> None:
+        if bar is not None:
+            bar.update(1)
+            bar.write(f"  {name}: {run.seconds:.1f} s ({run.n_cells} cells)")
+
+    waves = [[(c, (c, src_dir / f"{c}.ipynb", dest / f"{c}.ipynb", book, params, cell_timeout,
+                   kernel_name, stamps[c])) for c in wave] for wave in plan_waves(todo)]
+    threads = os.environ.get("OMP_NUM_THREADS") or str(threads_per_kernel(jobs))
     try:
-        for c in chapters:
-            if bar is not None:
-                bar.set_postfix_str(c)
-            runs.append(_run_chapter(c, src_dir / f"{c}.ipynb", dest / f"{c}.ipynb", book, params,
-                                     cell_timeout, kernel_name, pm, nbformat,
-                                     PapermillExecutionError))
-            if bar is not None:
-                bar.update(1)
-                bar.write(f"  {c}: {runs[-1].seconds:.1f} s ({runs[-1].n_cells} cells)")
+        done.update(run_jobs(_run_chapter, waves, jobs, env={"OMP_NUM_THREADS": threads},
+                             on_done=finished))
     finally:
         if bar is not None:
             bar.close()
-    return runs
+    return [done[c] for c in chapters]
+
+
+def timings_file(book: Path, profile: str, chapter: str) -> Path:
+    """Where a chapter kernel's :mod:`ecgsignal.timing` records go:
+    ``_build/timings/<profile>/<chapter>.jsonl`` (rewritten each time the chapter runs)."""
+    return book / TIMINGS_DIR / Path(str(profile)).stem / f"{chapter}.jsonl"
+
+
+def _cell_seconds(nb: Any) -> float:
+    return float(sum((c.get("metadata", {}).get("papermill", {}) or {}).get("duration") or 0.0
+                     for c in nb.cells))
 
 
 def _run_chapter(name: str, src: Path, dst: Path, book: Path, params: dict, cell_timeout: int,
-                 kernel_name: str, pm: Any, nbformat: Any, exec_error: type) -> ChapterRun:
+                 kernel_name: str, stamp: str | None = None) -> ChapterRun:
+    """Execute one chapter into ``dst`` (atomically); runs in a worker process when chapters run
+    in parallel, so it imports what it needs itself."""
+    import nbformat
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError as exec_error
+
     t0 = time.perf_counter()
+    log = timings_file(book, params["profile"], name)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.unlink(missing_ok=True)
     with atomic_path(dst, suffix=".ipynb") as tmp:
         # papermill wants an .ipynb name; it writes there as it goes, the final copy goes to tmp
         running = tmp.with_name(tmp.name + ".ipynb")
@@ -373,7 +435,7 @@ def _run_chapter(name: str, src: Path, dst: Path, book: Path, params: dict, cell
             try:
                 # OpenMP threads that spin while waiting make torch 10-50x slower when anything
                 # else shares the cores (measured on a 2-core box); passive waiting costs little.
-                with _env(**{PLOTLYJS_ENV: "external",
+                with _env(**{PLOTLYJS_ENV: "external", ENV_FILE: str(log), ENV_CHAPTER: name,
                              "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}):
                     pm.execute_notebook(str(src), str(running), parameters=params,
                                         kernel_name=kernel_name, execution_timeout=cell_timeout,
@@ -382,6 +444,11 @@ def _run_chapter(name: str, src: Path, dst: Path, book: Path, params: dict, cell
             except Exception as exc:  # re-raised as ChapterError, naming chapter and cell
                 raise _chapter_error(name, exc, running, book, nbformat, exec_error) from exc
             nb = prepare_executed(nbformat.read(running, as_version=4))
+            if stamp is not None:
+                nb.metadata.setdefault("ecgsignal", {})[STAMP_KEY] = stamp
+            wall = time.perf_counter() - t0
+            append_record(log, {"kind": "chapter", "name": name, "chapter": name,
+                                 "seconds": round(wall, 3), "cells": round(_cell_seconds(nb), 3)})
             nbformat.write(nb, tmp)
             os.chmod(tmp, 0o644)  # a build product others read (mkstemp made it 0600)
         finally:

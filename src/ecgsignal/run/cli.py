@@ -196,7 +196,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 def cmd_book_run(args: argparse.Namespace) -> int:
     from ecgsignal.run.book import run_book
 
-    run_book(args.profile, only=args.only)
+    run_book(args.profile, only=args.only, jobs=args.jobs, force=args.force)
     return 0
 
 
@@ -304,6 +304,11 @@ def build_parser() -> argparse.ArgumentParser:
     brun = bsub.add_parser("run", help="execute the chapter notebooks with a profile")
     brun.add_argument("--profile", default="book", help="smoke, book or full (default: book)")
     brun.add_argument("--only", default=None, help="run only this chapter (notebook name)")
+    brun.add_argument("--jobs", type=int, default=None,
+                      help="chapters run at once, each in its own kernel (default: 2 on a "
+                           "machine with two or more cores, or $ECGSIGNAL_BOOK_JOBS)")
+    brun.add_argument("--force", action="store_true",
+                      help="run chapters whose executed copy is up to date too")
     brun.set_defaults(func=cmd_book_run)
     bbuild = bsub.add_parser("build", help="build the static site with Jupyter Book (no execution)")
     bbuild.set_defaults(func=cmd_book_build)

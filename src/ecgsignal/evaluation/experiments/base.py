@@ -14,6 +14,7 @@ from ecgsignal.errors import CacheError, ConfigError
 from ecgsignal.evaluation.context import ExperimentContext
 from ecgsignal.evaluation.results import load_results, save_results
 from ecgsignal.registry import Registry
+from ecgsignal.timing import stage
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ def run_experiment(name: str, ctx: ExperimentContext, out_dir: str | Path | None
             cached = None
         if cached is not None:
             return cached
-    df = exp.run(ctx, p)
+    with stage("experiment", name):
+        df = exp.run(ctx, p)
     if target is not None:
         save_results(df, target, config)
     return df

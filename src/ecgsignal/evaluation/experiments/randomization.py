@@ -78,8 +78,9 @@ import numpy as np
 import pandas as pd
 
 from ecgsignal.errors import ConfigError, DataError
+from ecgsignal.evaluation._utils import abs_rank_rows, row_pearson
 from ecgsignal.evaluation.context import ExperimentContext
-from ecgsignal.evaluation.crossed import crossed_ci, holm, partial_spearman
+from ecgsignal.evaluation.crossed import crossed_ci, holm, partial_spearman_ranks
 from ecgsignal.evaluation.experiments._groups import (
     POOLED,
     check_names,
@@ -267,9 +268,26 @@ def run_randomization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Data
     scores: dict[tuple[str, int, str], dict[str, np.ndarray]] = {}
     names: dict[tuple[str, int], str] = {}
 
+    # Ranks of |map| are computed once per map and reused by every comparison that needs them:
+    # spearman_abs under either normalisation (|a| / max|a| keeps the order of |a| exactly: two
+    # distinct float32 values stay distinct after one float64 division) and the partial
+    # Spearman. The reference ranks (trained maps, |x|) are computed once per method.
+    rank_memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def abs_ranks(a: np.ndarray) -> np.ndarray:
+        hit = rank_memo.get(id(a))
+        if hit is None or hit[0] is not a:
+            hit = (a, abs_rank_rows(a))
+            rank_memo[id(a)] = hit
+        return hit[1]
+
     def score(ref: np.ndarray, maps: list[np.ndarray]) -> np.ndarray:
         cols = []
         for norm, meas in keys:
+            if meas == "spearman_abs":
+                rr = abs_ranks(ref)
+                cols.append(np.stack([row_pearson(rr, abs_ranks(a)) for a in maps]))
+                continue
             ra = normalize_maps(ref, norm)
             cols.append(np.stack([np.asarray(similarity(ra, normalize_maps(a, norm), meas),
                                              dtype=np.float64) for a in maps]))
@@ -299,11 +317,17 @@ def run_randomization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Data
                 if p["input_reference"]:
                     scores.setdefault((order, k, "input"), {})[m] = score(x_abs, maps)
                 if partial and k > 0:
-                    ps = np.stack([partial_spearman(trained[m], a, beats.x) for a in maps])
+                    ps = np.stack([partial_spearman_ranks(abs_ranks(trained[m]), abs_ranks(a),
+                                                          abs_ranks(beats.x)) for a in maps])
                     scores.setdefault((order, k, "trained_partial_input"), {})[m] = (
                         np.repeat(ps[:, :, None], len(keys), axis=2))
                 if bar is not None:
                     bar.update(len(maps))
+            # this stage's maps are scored: keep only the references' ranks (a map shared with
+            # a later order is ranked again there; holding every stage's ranks costs ~200 MB each)
+            keep = {id(trained[m]) for m in methods} | {id(x_abs), id(beats.x)}
+            for key_ in [k_ for k_ in rank_memo if k_ not in keep]:
+                del rank_memo[key_]
     if bar is not None:
         bar.close()
     records = _records(scores, names, methods, nulls, keys, groups, n_stages, ctx)
