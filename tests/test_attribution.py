@@ -209,7 +209,7 @@ def test_spec_metadata():
 
 def test_duplicate_registration_refused():
     spec = MethodSpec("saliency", "gradient", False, False, False, True, "c", "d")
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(ConfigError, match="already registered"):
         register_method(spec)(lambda ctx, x, target: x)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from ecgsignal.errors import UnknownNameError
+from ecgsignal.errors import ConfigError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -37,7 +37,7 @@ class Registry(Generic[T]):
 
             return deco
         if name in self._items:
-            raise ValueError(f"{self.kind} {name!r} is already registered")
+            raise ConfigError(f"{self.kind} {name!r} is already registered")
         self._items[name] = obj
         return obj
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ecgsignal.errors import ConfigError, DataError
+from ecgsignal.validation import check_int
 
 
 def make_baselines(signals: np.ndarray, n: int = 32, seed: int = 0) -> np.ndarray:
@@ -36,12 +37,10 @@ def make_baselines(signals: np.ndarray, n: int = 32, seed: int = 0) -> np.ndarra
         raise DataError("no beats to draw baselines from")
     if not np.issubdtype(arr.dtype, np.number):
         raise DataError(f"baseline signals must be numeric, got dtype {arr.dtype}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ConfigError(f"n must be a positive integer, got {n!r}")
+    n = check_int(n, "n")
     if n > arr.shape[0]:
         raise ConfigError(f"cannot draw n={n} baselines from {arr.shape[0]} beats")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = check_int(seed, "seed", 0)
     idx = np.random.default_rng(int(seed)).choice(arr.shape[0], size=int(n), replace=False)
     out = np.ascontiguousarray(arr[idx], dtype=np.float32)
     if not np.isfinite(out).all():

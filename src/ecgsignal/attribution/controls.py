@@ -67,7 +67,7 @@ def input_noise_control(ctx: MethodContext, x: torch.Tensor, target: torch.Tenso
     """``x ⊙ n`` (mV), ``n`` standard normal from the per-beat generators (seed, beat index).
 
     Two such maps with independent noise correlate at Spearman(|x⊙n₁|, |x⊙n₂|) ≈ 0.64 on
-    synthetic beats (issue 12): the share of "similarity after full randomisation" that an
+    synthetic beats (the matched null of Experiment 3): the share of "similarity after full randomisation" that an
     input-multiplying method keeps from the input alone, whatever the weights.
     """
     shape = tuple(x.shape[1:])

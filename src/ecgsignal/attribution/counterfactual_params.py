@@ -21,8 +21,8 @@ The explanation is ``x − x'`` (mV), signed, ``(n, 12, T)``; it needs the synth
 configuration (option ``synthetic=ds.meta["config"]``), so that each beat's patient can be
 re-rendered, and raises :class:`~ecgsignal.errors.ConfigError` on any other data.
 
-This module re-traces the generator's private parameter stage (``beatmodel._render``); a
-consistency check (``θ₁`` must re-render the generator's clean beat, ``θ₀`` its counterfactual)
+This module reuses the generator's private stages (``synthetic._draw_population``,
+``beatmodel._wave_params`` and ``beatmodel._synthesise``); a consistency check (``θ₁`` must re-render the generator's clean beat, ``θ₀`` its counterfactual)
 raises :class:`~ecgsignal.errors.DataError` if the generator changes without it.
 Reference: the "ground-truth counterfactual" idea of SYNTHETIC_ECG.md; search over
 interpretable generative factors as in Goyal et al. (2019), Counterfactual visual explanations, ICML.
@@ -44,7 +44,6 @@ import torch
 
 from ecgsignal.attribution.registry import MethodContext, MethodSpec, register_method
 from ecgsignal.data import beatmodel as bm
-from ecgsignal.data import realism
 from ecgsignal.data import synthetic as syn
 from ecgsignal.errors import ConfigError, DataError
 
@@ -83,70 +82,19 @@ def synthetic_batch(config: Mapping[str, Any] | syn.SyntheticConfig) -> syn.Synt
 
 def _patients(cfg: syn.SyntheticConfig) -> tuple[dict, dict, np.ndarray]:
     """Patient parameters, class draws and finding flags ``(n, C)``, as :func:`synthetic.generate` draws them."""
-    ss = np.random.SeedSequence(cfg.seed)
-    rng_params, rng_class, _ = (np.random.default_rng(s) for s in ss.spawn(3))
-    primary, findings = syn._assign_classes(cfg, rng_class)
-    rng_real = np.random.default_rng(ss.spawn(1)[0])
-    if cfg.difficulty == "realistic":
-        if not cfg.multilabel:
-            findings = np.concatenate(
-                [findings, realism.add_cooccurring(primary, cfg.class_names, rng_real)[:, None]], 1)
-        base = realism.draw_patients(cfg.n, rng_params)
-        draws = {c: realism.DRAW[c](cfg.n, rng_params) for c in bm._ALL[1:] if c in cfg.class_names}
-    else:
-        base = bm._draw_patients(cfg.n, rng_params)
-        draws = {c: bm._DRAW[c](cfg.n, rng_params) for c in bm._ALL[1:] if c in cfg.class_names}
-    has = np.zeros((cfg.n, len(bm._ALL)), bool)
-    for k in range(findings.shape[1]):
-        ok = findings[:, k] >= 0
-        has[np.flatnonzero(ok), findings[ok, k]] = True
-    return base, draws, has
+    pop = syn._draw_population(cfg)
+    return pop.base, pop.draws, pop.has
 
 
 def _params(base: dict, draws: dict, idx: np.ndarray, has: np.ndarray) -> dict[str, np.ndarray]:
-    """Wave parameters of beats ``idx`` with findings ``has``: the first half of ``beatmodel._render``."""
-    p = {k: v[idx].copy() for k, v in base.items()}
-    p["qt"] = p["qtcf"] * np.cbrt(p["rr"])
-    p["qrs_extra"] = np.zeros(len(idx))
-    p["delta"] = np.zeros(len(idx))
-    p["ramp"] = np.zeros((len(idx), 3))
-    sel = {c: np.flatnonzero(has[:, bm._CI[c]]) for c in bm._ORDER}
-    qs = {c: {k: v[idx[s]] for k, v in draws[c].items()} for c, s in sel.items() if s.size}
-    for c in bm._ORDER:
-        if sel[c].size:
-            bm._intervals(p, qs[c], c, sel[c])
-    bm._layout(p)
-    if "er" in p:  # realistic patients: an early-repolarisation ST plateau on every beat
-        bm._st_edges(p, np.arange(len(idx)), rise=0.0, k1=0.004, fall=0.02)
-    for c in bm._ORDER:
-        if sel[c].size:
-            bm._morph(p, qs[c], c, sel[c])
-    th = np.deg2rad(p["fang"])
-    amp = np.empty((len(idx), bm._NW, 8))
-    amp[:, :, 0] = p["fmag"] * np.cos(th)
-    amp[:, :, 1] = p["fmag"] * np.cos(th - np.pi / 3)
-    amp[:, :, bm._V] = p["prec"]
-    return {"mu": p["mu"], "sl": p["sl"], "sr": p["sr"], "ramp": p["ramp"], "st": p["st"], "amp": amp}
+    """Wave parameters of beats ``idx`` with findings ``has``: the renderer's parameter stage."""
+    p = bm._wave_params(base, draws, idx, has)
+    return {k: p[k] for k in ("mu", "sl", "sr", "ramp", "st", "amp")}
 
 
 def _draw(q: dict[str, np.ndarray], t: np.ndarray) -> np.ndarray:
-    """``(m, 12, T)`` mV from wave parameters: the second half of ``beatmodel._render``."""
-    m, G = q["mu"].shape[0], bm._GAUSS
-    g = np.empty((m, bm._NW, t.size), np.float32)
-    dt = t[None, None, :] - q["mu"][:, :G, None].astype(np.float32)
-    sig = np.where(dt < 0, q["sl"][:, :G, None], q["sr"][:, :G, None]).astype(np.float32)
-    np.exp(-0.5 * np.square(dt / sig), out=g[:, :G])
-    r0, r1, rs = (q["ramp"][:, k: k + 1].astype(np.float32) for k in range(3))
-    up = np.clip((t[None] - r0) / np.maximum(r1 - r0, 1e-3), 0.0, 1.0)
-    g[:, G] = np.where(t[None] <= r1, up,
-                       np.exp(-0.5 * np.square((t[None] - r1) / np.maximum(rs, 1e-3))))
-    st = q["st"].astype(np.float32)
-    with np.errstate(over="ignore"):
-        rise = 1.0 / (1.0 + np.exp(-(t[None] - st[:, :1]) / np.maximum(st[:, 1:2], 1e-4)))
-        fall = 1.0 / (1.0 + np.exp(-(st[:, 2:3] - t[None]) / np.maximum(st[:, 3:4], 1e-4)))
-    g[:, G + 1] = rise * fall
-    x8 = np.matmul(q["amp"].transpose(0, 2, 1).astype(np.float32), g)
-    return bm._twelve(x8)
+    """``(m, 12, T)`` mV from wave parameters: the renderer's synthesis stage."""
+    return bm._twelve(bm._synthesise(q, t))
 
 
 def _align(p0: dict, p1: dict) -> None:
@@ -221,7 +169,7 @@ def param_counterfactuals(model: torch.nn.Module, config: Mapping[str, Any] | sy
     if (not np.allclose(clean, batch.clean[index], atol=1e-4)
             or not np.allclose(cf_true, batch.counterfactual[index], atol=1e-4)):
         raise DataError("the parameter-space counterfactual no longer re-renders the generator's "
-                        "beats: data/synthetic.py or data/beatmodel.py changed; update counterfactual_params")
+                        "beats; check data/beatmodel.py against counterfactual_params")
     _align(p0, p1)
     noise = batch.beats[index] - batch.clean[index]
     grid = list(itertools.product(LEVELS, repeat=3))

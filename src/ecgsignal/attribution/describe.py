@@ -19,6 +19,7 @@ from torch import nn
 from ecgsignal.attribution.engine import attribute
 from ecgsignal.attribution.registry import METHODS, resolve_methods
 from ecgsignal.errors import ConfigError
+from ecgsignal.validation import check_int
 
 __all__ = ["method_table", "time_methods"]
 
@@ -84,8 +85,7 @@ def time_methods(model: nn.Module, x: np.ndarray, target: np.ndarray | int,
         Tidy rows ``method``, ``repeat``, ``n_beats``, ``seconds`` (the call),
         ``ms_per_beat``.
     """
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ConfigError(f"repeats must be a positive integer, got {repeats!r}")
+    repeats = check_int(repeats, "repeats")
     x = np.asarray(x)
     n = int(x.shape[0]) if x.ndim == 3 else 0
     if n == 0:

@@ -35,6 +35,7 @@ from ecgsignal.attribution.lrp_zennit import DEFAULT_EPSILON as ZENNIT_EPSILON
 from ecgsignal.attribution.lrp_zennit import DEFAULT_GAMMA, lrp_zennit
 from ecgsignal.attribution.registry import MethodContext, MethodSpec, register_method
 from ecgsignal.errors import ConfigError
+from ecgsignal.validation import check_int
 
 _SIMONYAN = ("Simonyan, Vedaldi & Zisserman 2014, Deep inside convolutional networks: visualising "
              "image classification models and saliency maps, ICLR workshop, arXiv:1312.6034")
@@ -63,12 +64,6 @@ _ANDERS = ("Anders et al. 2021, Software for dataset-wide XAI: from local explan
            "insights with Zennit, CoRelAy, and ViRelAy, arXiv:2106.13200")
 _ANCONA = ("Ancona et al. 2018, Towards better understanding of gradient-based attribution "
            "methods for deep neural networks, ICLR, arXiv:1711.06104")
-
-
-def _check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _rows_gradients(model: torch.nn.Module, rows: torch.Tensor, target: torch.Tensor,
@@ -121,7 +116,7 @@ def integrated_gradients(ctx: MethodContext, x: torch.Tensor, target: torch.Tens
     default, or ``"riemann_trapezoid"`` etc.); the
     ``c * n_steps`` rows run in passes of ``ctx.max_rows`` (Captum's ``internal_batch_size``).
     """
-    n_steps = _check_positive_int("n_steps", n_steps)
+    n_steps = check_int(n_steps, "n_steps")
     rows = x.shape[0] * n_steps
     ibs = None if rows <= ctx.max_rows else max(ctx.max_rows, x.shape[0])
     return IntegratedGradients(ctx.model).attribute(
@@ -137,7 +132,7 @@ def _noisy_gradients(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor,
     Noise: N(0, σ²) with σ = ``sigma_frac`` · (max − min) of the beat (all leads), drawn per
     beat from ``ctx.beat_rngs``.
     """
-    n_samples = _check_positive_int("n_samples", n_samples)
+    n_samples = check_int(n_samples, "n_samples")
     if not (isinstance(sigma_frac, (int, float)) and sigma_frac >= 0):
         raise ConfigError(f"sigma_frac must be a number >= 0, got {sigma_frac!r}")
     c = x.shape[0]
@@ -244,7 +239,7 @@ def gradient_shap(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
     Per beat, ``n_samples`` draws of a baseline ``b_k`` (uniform over the given baselines) and
     ``α_k ~ U(0, 1)``; the map is ``mean_k ∇f(b_k + α_k (x − b_k)) ⊙ (x − b_k)``.
     """
-    n_samples = _check_positive_int("n_samples", n_samples)
+    n_samples = check_int(n_samples, "n_samples")
     base = ctx.baselines
     assert base is not None
     c = x.shape[0]

@@ -9,17 +9,15 @@ LIME and KernelSHAP fit one surrogate per beat (Captum loops over beats itself),
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 import torch
 from captum.attr import FeatureAblation, KernelShap, Lime, Occlusion
 
 from ecgsignal.attribution.registry import MethodContext, MethodSpec, register_method
 from ecgsignal.attribution.surrogates import ridge_model
-from ecgsignal.errors import ConfigError
+from ecgsignal.patches import patch_grid, patch_index, patch_length
+from ecgsignal.rng import forked_torch_rng
+from ecgsignal.validation import check_int
 
 _ZEILER = ("Zeiler & Fergus 2014, Visualizing and understanding convolutional networks, ECCV, "
            "arXiv:1311.2901")
@@ -31,23 +29,21 @@ _LUNDBERG = ("Lundberg & Lee 2017, A unified approach to interpreting model pred
              "NeurIPS, arXiv:1705.07874")
 
 
-def window_samples(window_ms: float, fs: float) -> int:
-    """Samples in a window of ``window_ms`` at ``fs`` Hz (rounded, at least 1)."""
-    if not (isinstance(window_ms, (int, float)) and window_ms > 0):
-        raise ConfigError(f"window_ms must be a positive number, got {window_ms!r}")
-    return max(1, int(round(window_ms * fs / 1000.0)))
-
-
-def patch_mask(n_leads: int, n_samples: int, window: int, device: torch.device) -> torch.Tensor:
-    """``(1, n_leads, n_samples)`` feature ids: lead-major patches of ``window`` samples."""
-    per_lead = math.ceil(n_samples / window)
-    t = torch.arange(n_samples, device=device) // window
-    lead = torch.arange(n_leads, device=device)[:, None] * per_lead
+def patch_ids(n_leads: int, n_samples: int, length: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """``(1, n_leads, n_samples)`` int64 feature ids: lead-major patches of ``length`` samples
+    (``lead · P + patch``, the order of :func:`~ecgsignal.patches.patch_grid`; Captum's ``feature_mask``)."""
+    t = torch.as_tensor(patch_index(n_samples, length), device=device)
+    lead = torch.arange(n_leads, device=device)[:, None] * (int(t[-1]) + 1)
     return (lead + t[None, :])[None]
 
 
+def window_samples(window_ms: float, fs: float) -> int:
+    """Samples in a window of ``window_ms`` at ``fs`` Hz (:func:`~ecgsignal.patches.patch_length`)."""
+    return patch_length(window_ms, fs, "window_ms")
+
+
 def _occlusion_rows(o, t: int, fs: float, nb: int) -> int:
-    return 12 * math.ceil(t / window_samples(o["window_ms"], fs)) + 1
+    return 12 * patch_grid(t, fs, o["window_ms"], name="window_ms")[0] + 1
 
 
 def _per_eval(ctx: MethodContext, n_beats: int) -> int:
@@ -91,27 +87,14 @@ def feature_ablation(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor) 
     )
 
 
-@contextmanager
-def _forked_torch_rng(device: torch.device) -> Iterator[None]:
-    """Fork torch's global RNG (CPU, and ``device`` if CUDA), restoring it on exit.
-
-    Captum's LIME and KernelSHAP samplers draw from torch's global generator only.
-    """
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        yield
-
-
 def _surrogate(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, explainer,
                n_samples: int, window_ms: float) -> torch.Tensor:
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
-            or n_samples < 2:
-        raise ConfigError(f"n_samples must be an integer >= 2, got {n_samples!r}")
+    n_samples = check_int(n_samples, "n_samples", 2)
     w = window_samples(window_ms, ctx.fs)
-    mask = patch_mask(x.shape[1], x.shape[2], w, x.device)
+    mask = patch_ids(x.shape[1], x.shape[2], w, x.device)
     out = torch.empty_like(x)
     seeds = ctx.beat_seeds(x.shape[0])
-    with _forked_torch_rng(x.device):
+    with forked_torch_rng(x.device):  # Captum samples from the global RNG
         for i in range(x.shape[0]):  # Captum fits one surrogate per beat anyway
             torch.manual_seed(int(seeds[i].generate_state(1, dtype=np.uint64)[0] >> 1))
             out[i:i + 1] = explainer.attribute(

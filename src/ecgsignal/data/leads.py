@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ecgsignal.errors import DataError
+
 #: Lead order used everywhere: axis 1 of every ``(n, 12, T)`` array.
 LEAD_NAMES: tuple[str, ...] = (
     "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
@@ -17,7 +19,7 @@ def canonical_lead(name: str) -> str:
     """Canonical spelling of a lead name, matched case-insensitively (``AVR`` → ``aVR``)."""
     key = str(name).strip().lower()
     if key not in _LOWER:
-        raise ValueError(f"unknown lead name {name!r}; valid: {', '.join(LEAD_NAMES)}")
+        raise DataError(f"unknown lead name {name!r}; valid: {', '.join(LEAD_NAMES)}")
     return _LOWER[key]
 
 

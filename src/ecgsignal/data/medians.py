@@ -28,8 +28,8 @@ The pipeline for one record ``(12, N)`` in mV (:func:`extract_median_beat`):
 Alignment caveat: because R is the largest *spatial magnitude*, not the QRS onset or the first
 positive deflection, a broad QRS is aligned on wherever its magnitude peaks. For left bundle-branch
 block that is late in the (often notched) QRS, so LBBB medians come out later than the record's own
-QRS reference point: 32–40 ms on an independently written 108-record PTB-XL-shaped test tree
-(issue 17), 3–8 ms on the package's synthetic LBBB, whose magnitude peaks nearer the QRS centre.
+QRS reference point: 32–40 ms on an independently written 108-record PTB-XL-shaped test tree,
+3–8 ms on the package's synthetic LBBB, whose magnitude peaks nearer the QRS centre.
 Compare fiducials across sources with that in mind; narrow-QRS classes are within ~1 ms.
 """
 

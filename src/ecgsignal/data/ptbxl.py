@@ -47,10 +47,12 @@ from ecgsignal.data.scp_mapping import (
 )
 from ecgsignal.data.wfdb_io import WfdbReader
 from ecgsignal.errors import ConfigError, DataError
+from ecgsignal.validation import check_choice, check_int
 
 __all__ = [
     "DATABASE_FILE",
     "STATEMENTS_FILE",
+    "PTBXLBaseConfig",
     "PTBXLConfig",
     "find_root",
     "fold_split",
@@ -65,15 +67,13 @@ _REQUIRED = ("ecg_id", "scp_codes", "strat_fold", "filename_lr", "filename_hr")
 
 
 @dataclass(frozen=True)
-class PTBXLConfig:
-    """What to load from PTB-XL and how.
+class PTBXLBaseConfig:
+    """The fields PTB-XL (:class:`PTBXLConfig`) and PTB-XL+ (``PTBXLPlusConfig``) share.
 
     Attributes
     ----------
     fs:
         Sampling rate of the returned beats (the model's), Hz.
-    source_fs:
-        Which records to read: 500 (``records500``, default, best R-peak timing) or 100.
     label_scheme:
         ``"nine"`` (our classes) or ``"superclass"`` (NORM, MI, STTC, CD, HYP).
     label_mode:
@@ -92,7 +92,6 @@ class PTBXLConfig:
     """
 
     fs: float = 250.0
-    source_fs: int = 500
     label_scheme: str = "nine"
     label_mode: str = "priority"
     min_likelihood: float = 0.0
@@ -103,30 +102,38 @@ class PTBXLConfig:
     median: MedianConfig = field(default_factory=MedianConfig)
 
     def __post_init__(self) -> None:
-        check_common(self)
+        if not np.isfinite(self.fs) or self.fs <= 0:
+            raise ConfigError(f"fs must be a positive number of Hz, got {self.fs!r}")
+        check_choice(self.label_scheme, ("nine", "superclass"), "label_scheme")
+        check_choice(self.label_mode, ("priority", "exclusive", "multilabel"), "label_mode")
+        check_choice(self.on_error, ("raise", "skip"), "on_error")
+        for name in ("max_records", "max_per_class"):
+            v = getattr(self, name)
+            if v is not None:
+                check_int(v, name, what="or None")
+        if not isinstance(self.median, MedianConfig):
+            raise ConfigError(f"median must be a MedianConfig, got {type(self.median).__name__}")
+
+
+@dataclass(frozen=True)
+class PTBXLConfig(PTBXLBaseConfig):
+    """What to load from PTB-XL and how: the shared fields of :class:`PTBXLBaseConfig`, plus
+
+    Attributes
+    ----------
+    source_fs:
+        Which records to read: 500 (``records500``, default, best R-peak timing) or 100.
+    """
+
+    source_fs: int = 500
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.source_fs not in (100, 500):
             raise ConfigError(f"source_fs must be 100 (records100) or 500 (records500), got {self.source_fs!r}")
         bad = [f for f in self.folds if f not in range(1, 11)]
         if bad or not self.folds:
             raise ConfigError(f"folds must be a non-empty subset of 1..10, got {self.folds!r}")
-
-
-def check_common(cfg: Any) -> None:
-    """Validate the fields PTB-XL and PTB-XL+ configs share (raises :class:`ConfigError`)."""
-    if not np.isfinite(cfg.fs) or cfg.fs <= 0:
-        raise ConfigError(f"fs must be a positive number of Hz, got {cfg.fs!r}")
-    if cfg.label_scheme not in ("nine", "superclass"):
-        raise ConfigError(f"label_scheme must be 'nine' or 'superclass', got {cfg.label_scheme!r}")
-    if cfg.label_mode not in ("priority", "exclusive", "multilabel"):
-        raise ConfigError(f"label_mode must be 'priority', 'exclusive' or 'multilabel', got {cfg.label_mode!r}")
-    if cfg.on_error not in ("raise", "skip"):
-        raise ConfigError(f"on_error must be 'raise' or 'skip', got {cfg.on_error!r}")
-    for name in ("max_records", "max_per_class"):
-        v = getattr(cfg, name)
-        if v is not None and (not isinstance(v, (int, np.integer)) or v < 1):
-            raise ConfigError(f"{name} must be a positive integer or None, got {v!r}")
-    if not isinstance(cfg.median, MedianConfig):
-        raise ConfigError(f"median must be a MedianConfig, got {type(cfg.median).__name__}")
 
 
 def resolve_config(cls: type, config: Any, overrides: dict) -> Any:
@@ -163,6 +170,17 @@ def find_root(data_root: str | os.PathLike, marker: str = DATABASE_FILE, max_dep
     raise DataError(f"no {marker} found in {root} or up to {max_depth} folders below it")
 
 
+def read_table(path: Path, what: str, **kwargs: Any) -> pd.DataFrame:
+    """``pd.read_csv(path, **kwargs)``, or :class:`DataError` naming ``what`` and the file when it
+    is missing or unreadable."""
+    if not path.is_file():
+        raise DataError(f"missing {what} {path}")
+    try:
+        return pd.read_csv(path, **kwargs)
+    except Exception as exc:
+        raise DataError(f"cannot read {path}: {exc}") from exc
+
+
 def read_database(root: str | os.PathLike) -> pd.DataFrame:
     """Read and check ``ptbxl_database.csv``.
 
@@ -173,12 +191,7 @@ def read_database(root: str | os.PathLike) -> pd.DataFrame:
     the file (and the row).
     """
     path = Path(root) / DATABASE_FILE
-    if not path.is_file():
-        raise DataError(f"missing PTB-XL database file {path}")
-    try:
-        df = pd.read_csv(path)
-    except Exception as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
+    df = read_table(path, "PTB-XL database file")
     missing = [c for c in _REQUIRED if c not in df.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {missing}; found {list(df.columns)[:12]}")
@@ -202,12 +215,7 @@ def read_database(root: str | os.PathLike) -> pd.DataFrame:
 def read_scp_statements(root: str | os.PathLike) -> pd.DataFrame:
     """Read ``scp_statements.csv`` (indexed by SCP code); :class:`DataError` naming it on failure."""
     path = Path(root) / STATEMENTS_FILE
-    if not path.is_file():
-        raise DataError(f"missing SCP statements file {path}")
-    try:
-        df = pd.read_csv(path, index_col=0)
-    except Exception as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
+    df = read_table(path, "SCP statements file", index_col=0)
     try:
         superclass_map(df)
     except DataError as exc:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,17 +41,18 @@ import pandas as pd
 from ecgsignal.config import config_hash, to_dict
 from ecgsignal.data.dataset import ECGDataset, stratified_split
 from ecgsignal.data.dataset_cache import file_identity, load_cached, store_cache
-from ecgsignal.data.medians import MedianConfig, realign_median
+from ecgsignal.data.medians import realign_median
 from ecgsignal.data.ptbxl import (
     DATABASE_FILE,
     STATEMENTS_FILE,
+    PTBXLBaseConfig,
     cap_records,
-    check_common,
     find_root,
     fold_split,
     label_records,
     read_database,
     read_scp_statements,
+    read_table,
     resolve_config,
 )
 from ecgsignal.data.scp_mapping import SCP_TO_CLASS, classes_of, parse_scp_codes, superclass_map
@@ -70,8 +71,9 @@ FLAT_MV = 0.05
 
 
 @dataclass(frozen=True)
-class PTBXLPlusConfig:
-    """What to load from PTB-XL+ and how (fields shared with :class:`~ecgsignal.data.ptbxl.PTBXLConfig`).
+class PTBXLPlusConfig(PTBXLBaseConfig):
+    """What to load from PTB-XL+ and how: the shared fields of
+    :class:`~ecgsignal.data.ptbxl.PTBXLBaseConfig`, plus
 
     Attributes
     ----------
@@ -84,21 +86,12 @@ class PTBXLPlusConfig:
         Seed of the stratified split used only when no ``ptbxl_database.csv`` is found.
     """
 
-    fs: float = 250.0
     provider: str = "12sl"
     amplitude_unit: str = "auto"
-    label_scheme: str = "nine"
-    label_mode: str = "priority"
-    min_likelihood: float = 0.0
-    folds: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
-    max_records: int | None = None
-    max_per_class: int | None = None
-    on_error: str = "raise"
     split_seed: int = 0
-    median: MedianConfig = field(default_factory=MedianConfig)
 
     def __post_init__(self) -> None:
-        check_common(self)
+        super().__post_init__()
         if self.provider not in PROVIDERS:
             raise ConfigError(f"provider must be one of {list(PROVIDERS)}, got {self.provider!r}")
         if self.amplitude_unit not in ("auto", "mV", "uV"):
@@ -126,12 +119,7 @@ def find_medians(root: str | os.PathLike, provider: str) -> dict[int, Path]:
 def read_plus_statements(root: str | os.PathLike) -> pd.DataFrame:
     """PTB-XL+ ``labels/ptbxl_statements.csv`` → DataFrame indexed by ``ecg_id`` with parsed ``scp_codes``."""
     path = Path(root) / PLUS_STATEMENTS
-    if not path.is_file():
-        raise DataError(f"missing PTB-XL+ statements file {path}")
-    try:
-        df = pd.read_csv(path)
-    except Exception as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
+    df = read_table(path, "PTB-XL+ statements file")
     for c in ("ecg_id", "scp_codes"):
         if c not in df.columns:
             raise DataError(f"{path}: missing column {c!r}; found {list(df.columns)}")

@@ -1,10 +1,11 @@
 """The *realistic* difficulty of the synthetic generator (the default): what makes it hard.
 
-The *easy* setting (:mod:`ecgsignal.data.beatmodel`'s draws) plants every class far from its
-clinical threshold, with 5–20 µV white noise and ~15 % amplitude jitter: a CNN reaches AUROC
-1.000 and a ridge classifier on raw samples ~99 % accuracy (issue 10). Real 12-lead classifiers,
-the paper's included (Arends et al. 2026), sit around AUROC 0.95–0.99. The realistic setting
-changes only the *draws*, the noise and the labelling; the renderer is the same:
+The *easy* setting (each :class:`~ecgsignal.data.classes.ClassSpec`'s ``draw_easy``) plants every
+class far from its clinical threshold, with 5–20 µV white noise and ~15 % amplitude jitter: a CNN
+reaches AUROC 1.000 and a ridge classifier on raw samples ~99 % accuracy. Real 12-lead
+classifiers, the paper's included (Arends et al. 2026), sit around AUROC 0.95–0.99. The
+realistic setting changes only the *draws* (each class's ``draw_realistic``), the noise and the
+labelling; the renderer is the same:
 
 * **Overlapping populations, labelled by the clinical threshold.** Each class's defining
   quantity is drawn from a population that piles up at the threshold (a shifted exponential),
@@ -34,12 +35,13 @@ changes only the *draws*, the noise and the labelling; the renderer is the same:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ecgsignal.data.beatmodel import _CI, _DRAW, _NW, _PREC, _W, _lognormal, _u
+from ecgsignal.data.beatmodel import _CI
+from ecgsignal.data.classes import CLASSES
+from ecgsignal.data.waves import _NW, _PREC, _W, _lognormal, _u
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,23 +92,10 @@ AMP_GAIN_SIGMA: float = 0.25
 AMP_JITTER_SIGMA: float = 0.12
 #: Standard deviation of the precordial electrode shift, in lead spacings (clipped at ±0.8).
 ELECTRODE_SHIFT_SD: float = 0.35
-#: Label priority (highest first) for single-label beats with co-occurring findings.
-PRIORITY: tuple[str, ...] = ("STEMI", "LBBB", "RBBB", "IMI", "LVH", "LQT", "TWI", "1AVB", "WPW", "LAFB")
-#: Compatible secondary findings (a subset of ``synthetic.COMPATIBLE``, lower priority only).
-_SECONDARY: dict[str, tuple[str, ...]] = {
-    "STEMI": ("IMI", "1AVB"),
-    "LBBB": ("1AVB",),
-    "RBBB": ("IMI", "LQT", "1AVB"),
-    "IMI": ("LVH", "LQT", "TWI", "1AVB"),
-    "LVH": ("LQT", "1AVB"),
-    "LQT": ("TWI", "1AVB"),
-    "TWI": ("1AVB",),
-}
-
-
-def _above(rng: np.random.Generator, lo: float, scale: float, hi: float, n: int) -> np.ndarray:
-    """A population that piles up just past a threshold: ``lo + Exp(scale)``, clipped at ``hi``."""
-    return np.minimum(lo + rng.exponential(scale, n), hi)
+#: Label priority (highest first) for single-label beats with co-occurring findings
+#: (:attr:`ClassSpec.priority <ecgsignal.data.classes.ClassSpec.priority>`).
+PRIORITY: tuple[str, ...] = tuple(sorted((c for c, sp in CLASSES.items() if sp.priority is not None),
+                                         key=lambda c: CLASSES[c].priority))
 
 
 def draw_patients(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -165,56 +154,6 @@ def draw_patients(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     return p
 
 
-# ------------------------------------------------------------------ class draws, at the threshold
-def _draw_1avb(n, rng):
-    return {"pr": _above(rng, 0.205, 0.030, 0.34, n), "dmin": np.full(n, 0.025)}
-
-
-def _draw_lbbb(n, rng):
-    return {"qrs": _above(rng, 0.124, 0.015, 0.17, n), "dax": _u(rng, 0, 30, n),
-            "tmag": _u(rng, 0.10, 0.40, n), "jit": _lognormal(rng, 0.20, (n, 6))}
-
-
-def _draw_rbbb(n, rng):
-    return {"mu": _u(rng, 0.052, 0.072, n), "sig": _u(rng, 0.013, 0.018, n),
-            "rp": _u(rng, 0.35, 0.9, n), "sw": _u(rng, 0.15, 0.40, n),
-            "fmag": _u(rng, 0.20, 0.45, n), "fang": _u(rng, 160, 200, n), "tinv": _u(rng, 0.0, 0.20, n)}
-
-
-def _draw_lvh(n, rng):
-    sok = _above(rng, 3.7, 0.45, 5.5, n)
-    frac = _u(rng, 0.5, 0.65, n)
-    return {"rv5": frac * sok, "sv1": (1 - frac) * sok, "fr": _u(rng, 1.0, 1.4, n),
-            "dax": _u(rng, 0, 15, n), "strain": rng.random(n) < 0.3,
-            "tinv": _u(rng, 0.10, 0.30, (n, 2)), "std": _u(rng, 0.03, 0.10, n)}
-
-
-def _draw_stemi(n, rng):
-    return {"st": _above(rng, 0.21, 0.08, 0.5, n), "v3": _u(rng, 0.95, 1.1, n), "v1": _u(rng, 0.5, 0.8, n),
-            "v4": _u(rng, 0.5, 0.9, n), "hyper": _u(rng, 1.0, 1.4, n)}
-
-
-def _draw_imi(n, rng):
-    return {"q": _above(rng, 0.30, 0.12, 0.75, n), "qang": _u(rng, -100, -80, n), "inf": _u(rng, 0.85, 1.0, n)}
-
-
-def _draw_twi(n, rng):
-    return {"fang": _u(rng, 130, 170, n), "fmag": _u(rng, 0.12, 0.35, n),
-            "v": np.stack([_above(rng, 0.13, 0.08, 0.4, n), _above(rng, 0.14, 0.09, 0.45, n),
-                           _above(rng, 0.13, 0.07, 0.35, n)], 1)}
-
-
-def _draw_lqt(n, rng):
-    return {"qtcf": _above(rng, 0.456, 0.025, 0.56, n), "wr": _u(rng, 1.0, 1.25, n)}
-
-
-#: Realistic class draws (the optional extras WPW and LAFB keep the easy draws).
-DRAW: dict[str, Callable[[int, np.random.Generator], dict]] = {
-    **_DRAW, "1AVB": _draw_1avb, "LBBB": _draw_lbbb, "RBBB": _draw_rbbb, "LVH": _draw_lvh,
-    "STEMI": _draw_stemi, "IMI": _draw_imi, "TWI": _draw_twi, "LQT": _draw_lqt,
-}
-
-
 # ------------------------------------------------------------------ noise
 def noise(m: int, t: np.ndarray, fs: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """EMG-like broadband noise, residual powerline and baseline wander on the 8 independent leads.
@@ -254,8 +193,10 @@ def add_cooccurring(primary: np.ndarray, active: tuple[str, ...], rng: np.random
     second = np.full(n, -1, np.int8)
     extra = rng.random(n) < prob
     pick = rng.random(n)
-    for c, options in _SECONDARY.items():
-        opts = np.array([_CI[o] for o in options if o in active], np.int8)
+    for c, spec in CLASSES.items():
+        if not spec.secondary:
+            continue
+        opts = np.array([_CI[o] for o in spec.secondary if o in active], np.int8)
         sel = extra & (primary == _CI[c])
         if sel.any() and opts.size:
             second[sel] = opts[(pick[sel] * opts.size).astype(int)]
@@ -288,20 +229,6 @@ def difference_weights(clean: np.ndarray, reference: np.ndarray, noise_uv: np.nd
 
 
 # ------------------------------------------------------------------ description
-#: (label, class, clinical threshold, how to get the value from Measurements + lead index map).
-_BORDER = (
-    ("PR (ms)", "1AVB", 200.0, lambda m, L: m.pr),
-    ("QTcF (ms)", "LQT", 450.0, lambda m, L: m.qtcf),
-    ("QRS (ms)", "LBBB", 120.0, lambda m, L: m.qrs),
-    ("QRS (ms)", "RBBB", 120.0, lambda m, L: m.qrs),
-    ("Sokolow-Lyon (mV)", "LVH", 3.5, lambda m, L: m.sokolow),
-    ("ST at J+60 ms, min of V2/V3 (mV)", "STEMI", 0.2, lambda m, L: m.st_j60[:, [L["V2"], L["V3"]]].min(1)),
-    ("Q depth in aVF (mV)", "IMI", 0.1, lambda m, L: m.q_depth[:, L["aVF"]]),
-    ("T inversion, deepest of V4–V6 (mV)", "TWI", 0.1,
-     lambda m, L: -m.t_amp[:, [L["V4"], L["V5"], L["V6"]]].min(1)),
-)
-
-
 def borderline_table(measurements, planted: np.ndarray, class_names) -> pd.DataFrame:
     """How close the populations come to each clinical threshold, measured on the beats.
 
@@ -319,9 +246,8 @@ def borderline_table(measurements, planted: np.ndarray, class_names) -> pd.DataF
     planted = np.asarray(planted)
     norm = planted == names.index("NORM")
     rows = []
-    for label, cls, thr, get in _BORDER:
-        if cls not in names:
-            continue
+    borderline = [(cls, *row) for cls, spec in CLASSES.items() if cls in names for row in spec.borderline]
+    for cls, label, thr, get in borderline:
         v = np.asarray(get(measurements, LEAD_INDEX), float)
         pos = planted == names.index(cls)
         if not pos.any() or not norm.any():

@@ -27,8 +27,10 @@ the same patients at 250 Hz and at 500 Hz.
 ``SyntheticConfig.difficulty`` chooses the draws: ``"realistic"`` (default;
 :mod:`ecgsignal.data.realism`: overlapping populations labelled at the clinical thresholds,
 EMG/powerline/wander noise, patient and electrode variability, co-occurring findings, flagged label
-noise, noise-relative masks) or ``"easy"`` (the ranges above, far from every threshold). The beat
-model itself (wave tables, class draws, renderer) lives in :mod:`ecgsignal.data.beatmodel`.
+noise, noise-relative masks) or ``"easy"`` (the ranges above, far from every threshold). Each class
+is defined once, as a :class:`~ecgsignal.data.classes.ClassSpec` (draws of both difficulties,
+interval and morphology changes, criteria mask, priority) in :mod:`ecgsignal.data.classes`; the
+renderer lives in :mod:`ecgsignal.data.beatmodel`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -44,7 +47,7 @@ from ecgsignal.data import realism
 from ecgsignal.data.beatmodel import (
     _ALL,
     _CI,
-    _DRAW,
+    _FINDINGS,
     CLASS_NAMES,
     CRITERIA_WINDOWS,
     EXTRA_CLASSES,
@@ -56,9 +59,11 @@ from ecgsignal.data.beatmodel import (
     _twelve,
     _window_mask,
 )
+from ecgsignal.data.classes import CLASSES
 from ecgsignal.data.dataset import ECGDataset, stratified_split
 from ecgsignal.data.leads import LEAD_NAMES
 from ecgsignal.errors import ConfigError, DataError
+from ecgsignal.validation import check_int, check_number
 
 __all__ = [
     "CLASS_NAMES",
@@ -73,23 +78,9 @@ __all__ = [
     "make_synthetic",
 ]
 
-#: Findings that may co-occur on one beat in the multi-label option (symmetric). NORM never
-#: co-occurs; pairs whose planted changes or criteria would contradict each other (LBBB + RBBB,
-#: LBBB + LVH, LVH strain + TWI, RBBB + LAFB whose isolated-LAFB criterion needs QRS < 120 ms, …)
-#: are left out.
-COMPATIBLE: dict[str, tuple[str, ...]] = {
-    "NORM": (),
-    "1AVB": ("LBBB", "RBBB", "LVH", "STEMI", "IMI", "TWI", "LQT", "LAFB"),
-    "LBBB": ("1AVB",),
-    "RBBB": ("1AVB", "STEMI", "IMI", "TWI", "LQT"),
-    "LVH": ("1AVB", "IMI", "LQT"),
-    "STEMI": ("1AVB", "RBBB", "IMI", "LAFB"),
-    "IMI": ("1AVB", "RBBB", "LVH", "STEMI", "TWI", "LQT"),
-    "TWI": ("1AVB", "RBBB", "IMI", "LQT", "LAFB"),
-    "LQT": ("1AVB", "RBBB", "LVH", "IMI", "TWI", "LAFB"),
-    "WPW": (),
-    "LAFB": ("1AVB", "STEMI", "TWI", "LQT"),
-}
+#: Findings that may co-occur on one beat in the multi-label option (symmetric; a view of
+#: :attr:`ClassSpec.compatible <ecgsignal.data.classes.ClassSpec.compatible>`). NORM never co-occurs.
+COMPATIBLE: dict[str, tuple[str, ...]] = {c: spec.compatible for c, spec in CLASSES.items()}
 
 
 _CHUNK = 1024  # beats rendered at once (bounds memory; noise is drawn per chunk)
@@ -159,12 +150,9 @@ class SyntheticConfig:
         if ln is not None and (isinstance(ln, bool) or not isinstance(ln, (int, float, np.number))
                                or not 0.0 <= ln <= 0.5):
             raise ConfigError(f"SyntheticConfig.label_noise must be None or a fraction in [0, 0.5], got {ln!r}")
-        if isinstance(self.n, bool) or not isinstance(self.n, (int, np.integer)) or self.n < 1:
-            raise ConfigError(f"SyntheticConfig.n must be a positive integer, got {self.n!r}")
+        check_int(self.n, "SyntheticConfig.n")
         for name in ("fs", "duration", "r_offset", "cooccur_prob"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v):
-                raise ConfigError(f"SyntheticConfig.{name} must be a finite number, got {v!r}")
+            check_number(getattr(self, name), f"SyntheticConfig.{name}")
         if self.fs < 50:
             raise ConfigError(f"SyntheticConfig.fs must be at least 50 Hz, got {self.fs!r}")
         if self.r_offset < 0.40 - 1e-9 or self.duration - self.r_offset < 0.65 - 1e-9:
@@ -358,28 +346,12 @@ def generate(
     SyntheticBatch
     """
     cfg = _resolve(config, overrides)
-    ss = np.random.SeedSequence(cfg.seed)
-    rng_params, rng_class, rng_noise = (np.random.default_rng(s) for s in ss.spawn(3))
     n, T = cfg.n, cfg.n_samples
     t = _time_axis(cfg)
-
     realistic = cfg.difficulty == "realistic"
-    primary, findings = _assign_classes(cfg, rng_class)  # internal class indices (into _ALL)
-    rng_real = np.random.default_rng(ss.spawn(1)[0])  # after the three streams the easy setting uses
-    if realistic:
-        if not cfg.multilabel:  # co-occurring lower-priority findings; the label stays the primary
-            findings = np.concatenate(
-                [findings, realism.add_cooccurring(primary, cfg.class_names, rng_real)[:, None]], 1)
-        base = realism.draw_patients(n, rng_params)
-        draws = {c: realism.DRAW[c](n, rng_params) for c in _ALL[1:] if c in cfg.class_names}
-    else:
-        base = _draw_patients(n, rng_params)
-        draws = {c: _DRAW[c](n, rng_params) for c in _ALL[1:] if c in cfg.class_names}
+    pop = _draw_population(cfg)
+    base, draws, has, findings, rng_noise = pop.base, pop.draws, pop.has, pop.findings, pop.rng_noise
     K = findings.shape[1]
-    has = np.zeros((n, len(_ALL)), bool)
-    for k in range(K):
-        ok = findings[:, k] >= 0
-        has[np.flatnonzero(ok), findings[ok, k]] = True
 
     beats = np.empty((n, 12, T), np.float32)
     clean_all = np.empty((n, 12, T), np.float32) if keep_clean else None
@@ -445,7 +417,7 @@ def generate(
     active = np.array([_CI[c] for c in cfg.class_names])
     to_out = np.full(len(_ALL) + 1, -1, np.int8)  # internal → output index; -1 stays -1
     to_out[active] = np.arange(active.size)
-    primary = to_out[primary].astype(np.int64)
+    primary = to_out[pop.primary].astype(np.int64)
     findings = to_out[findings]
     if cfg.multilabel:
         labels = has[:, active].astype(np.uint8)
@@ -454,7 +426,7 @@ def generate(
         labels = primary
     flipped = np.zeros(n, bool)
     if cfg.label_rate > 0 and not cfg.multilabel:
-        labels, flipped = realism.flip_labels(labels, len(cfg.class_names), cfg.label_rate, rng_real)
+        labels, flipped = realism.flip_labels(labels, len(cfg.class_names), cfg.label_rate, pop.rng_real)
     meta = {
         "source": "synthetic",
         "config": to_dict(cfg),
@@ -511,6 +483,43 @@ def benchmark_generator(n: int = 10_000, fs: float = 250.0, seed: int = 0) -> di
 # =============================================================================== internals
 def _time_axis(cfg: SyntheticConfig) -> np.ndarray:
     return (np.arange(cfg.n_samples) / cfg.fs - cfg.r_offset).astype(np.float32)
+
+
+class _Population(NamedTuple):
+    """Everything :func:`generate` draws before rendering (internal class indices, into ``_ALL``)."""
+
+    primary: np.ndarray  # (n,) the balanced primary class
+    findings: np.ndarray  # (n, K) int8 planted findings, −1 pads
+    has: np.ndarray  # (n, C) bool finding flags
+    base: dict  # patient parameters
+    draws: dict  # class → class parameters of all n beats
+    rng_noise: np.random.Generator
+    rng_real: np.random.Generator  # co-occurring findings and label flips (realistic)
+
+
+def _draw_population(cfg: SyntheticConfig) -> _Population:
+    """Seed streams, class assignment, patient and class draws, in the generator's fixed order.
+
+    One :class:`~numpy.random.SeedSequence` spawns the parameter, class and noise streams, then a
+    fourth stream for the realistic extras, so the easy data do not depend on the realistic draws.
+    """
+    ss = np.random.SeedSequence(cfg.seed)
+    rng_params, rng_class, rng_noise = (np.random.default_rng(s) for s in ss.spawn(3))
+    primary, findings = _assign_classes(cfg, rng_class)
+    rng_real = np.random.default_rng(ss.spawn(1)[0])  # after the three streams the easy setting uses
+    if cfg.difficulty == "realistic":
+        if not cfg.multilabel:  # co-occurring lower-priority findings; the label stays the primary
+            findings = np.concatenate(
+                [findings, realism.add_cooccurring(primary, cfg.class_names, rng_real)[:, None]], 1)
+        base = realism.draw_patients(cfg.n, rng_params)
+    else:
+        base = _draw_patients(cfg.n, rng_params)
+    draws = {c: CLASSES[c].draw(cfg.difficulty, cfg.n, rng_params) for c in _FINDINGS if c in cfg.class_names}
+    has = np.zeros((cfg.n, len(_ALL)), bool)
+    for k in range(findings.shape[1]):
+        ok = findings[:, k] >= 0
+        has[np.flatnonzero(ok), findings[ok, k]] = True
+    return _Population(primary, findings, has, base, draws, rng_noise, rng_real)
 
 
 def _assign_classes(cfg: SyntheticConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

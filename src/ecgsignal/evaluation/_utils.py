@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ecgsignal.errors import ConfigError, DataError
+from ecgsignal.errors import DataError
+from ecgsignal.validation import check_fraction  # noqa: F401  (re-exported for the measures)
 
 
 def as_maps(a: object, name: str = "a", *, ndim: int | None = 3) -> np.ndarray:
@@ -51,19 +52,6 @@ def as_mask(mask: object, shape: tuple[int, ...], name: str = "mask") -> np.ndar
             raise DataError(f"{name} must be boolean (or 0/1); found other values")
         return m.astype(bool)
     raise DataError(f"{name} must be a boolean array; got dtype {m.dtype}")
-
-
-def check_fraction(value: float, name: str, *, open_low: bool = False) -> float:
-    """A number in [0, 1] (or (0, 1] when ``open_low``), else :class:`ConfigError`."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a number in [0, 1]; got {value!r}") from exc
-    low_ok = v > 0 if open_low else v >= 0
-    if not (low_ok and v <= 1):
-        interval = "(0, 1]" if open_low else "[0, 1]"
-        raise ConfigError(f"{name} must lie in {interval}; got {value!r}")
-    return v
 
 
 def rank_rows(x: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ models of one config (Exp 1, Exp 2) or the D random weight draws (Exp 3). Units 
 **crossed**: a beat that is hard on one model tends to be hard on all of them. A bootstrap that
 resamples beats independently within each unit (or treats the 10 seed pairs of 5 models as 10
 independent units) hides both sources of variability and gives intervals that are far too narrow
-(issue 12 measured 60 % coverage for a nominal 95 %). The routines here resample what varies
+(:mod:`ecgsignal.evaluation.coverage` measures ~60 % coverage for a nominal 95 %). The routines here resample what varies
 independently (PROTOCOLS.md, Statistics; McCullagh 2000; Owen 2007):
 
 * :func:`crossed_ci` — the units (models or draws) with replacement **and one beat-index set
@@ -40,10 +40,10 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from ecgsignal.errors import ConfigError, DataError
+from ecgsignal.errors import DataError
 from ecgsignal.evaluation._utils import rank_rows, row_pearson
-from ecgsignal.evaluation.statistics import _check_options
 from ecgsignal.timing import timed
+from ecgsignal.validation import check_bootstrap
 
 __all__ = ["CI", "bca_ci", "crossed_ci", "holm", "pair_index", "partial_spearman"]
 
@@ -57,12 +57,6 @@ class CI(NamedTuple):
     low: np.ndarray
     high: np.ndarray
     p_above: np.ndarray
-
-
-def _check(n_boot: int, ci: float) -> None:
-    _check_options(n_boot, ci)  # the bootstrap's own checks, plus a floor for the variance estimate
-    if n_boot < 10:
-        raise ConfigError(f"n_boot must be an integer >= 10; got {n_boot!r}")
 
 
 def _values(values: object, ndim: int) -> np.ndarray:
@@ -180,7 +174,7 @@ def crossed_ci(values: object, *, pairs: Sequence[tuple[int, int]] | np.ndarray 
     """
     from scipy.stats import t as student_t
 
-    _check(n_boot, ci)
+    check_bootstrap(n_boot, ci, min_boot=10)  # a floor for the variance estimate
     v = _values(values, 3)
     u, n, m = v.shape
     rng = np.random.default_rng(seed)
@@ -246,7 +240,7 @@ def bca_ci(values: object, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 
     """
     from scipy.stats import t as student_t
 
-    _check(n_boot, ci)
+    check_bootstrap(n_boot, ci, min_boot=10)  # a floor for the variance estimate
     v = _values(values, 2)
     n, m = v.shape
     rng = np.random.default_rng(seed)
@@ -313,7 +307,8 @@ def partial_spearman(a: object, b: object, z: object) -> np.ndarray:
     ``(r_ab − r_az r_bz) / √((1 − r_az²)(1 − r_bz²))`` with Spearman correlations over the 12·T
     entries of each beat. With ``z = x`` it asks whether two maps agree beyond what both share
     with the input's magnitude — the structure an input-multiplying method keeps after full
-    randomisation (issue 12).
+    randomisation (Adebayo et al. 2018, Sanity checks for saliency maps, NeurIPS; Binder et al.
+    2023, Shortcomings of top-down randomization-based sanity checks, CVPR).
 
     Parameters
     ----------

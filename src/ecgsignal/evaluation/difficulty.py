@@ -1,4 +1,4 @@
-"""How a result shifts between the easy and the realistic synthetic data (issue 10).
+"""How a result shifts between the easy and the realistic synthetic data.
 
 A saturated model (AUROC 1.000 on the easy data) explains beats at p ≈ 1: removing a tenth of the
 beat barely moves the probability, so perturbation curves look flat, and a map that covers the

@@ -34,9 +34,11 @@ from collections.abc import Callable
 import numpy as np
 from scipy.ndimage import maximum_filter1d
 
-from ecgsignal.errors import ConfigError, DataError, UnknownNameError
+from ecgsignal.errors import DataError, UnknownNameError
 from ecgsignal.evaluation._utils import as_maps, as_mask, auroc_rows
+from ecgsignal.evaluation.measures import MASK_SHARE, MEASURES, MeasureSpec, register_measure
 from ecgsignal.registry import Registry
+from ecgsignal.validation import check_int
 
 __all__ = [
     "LOCALIZATION",
@@ -52,7 +54,8 @@ LocalizationFn = Callable[..., np.ndarray]
 
 LOCALIZATION: Registry[LocalizationFn] = Registry("localisation measure")
 """Localisation measures by name: ``mass_accuracy``, ``rank_accuracy``, ``mask_auroc``,
-``pointing_game``. Each maps ``(a, mask)`` of shape ``(n, 12, T)`` to scores ``(n,)`` in [0, 1]."""
+``pointing_game``. Each maps ``(a, mask)`` of shape ``(n, 12, T)`` to scores ``(n,)`` in [0, 1].
+Chance levels and options: :data:`ecgsignal.evaluation.measures.MEASURES`."""
 
 
 def _prepare(a: object, mask: object) -> tuple[np.ndarray, np.ndarray]:
@@ -177,8 +180,7 @@ def pointing_game(a: np.ndarray, mask: np.ndarray, *, tolerance: int = 0) -> np.
         ``(n,)``: 1.0 (hit) or 0.0 (miss) when the maximum is unique; with tied maxima, the share
         of them inside the mask (the expected hit of a random pick). ``NaN`` for empty masks.
     """
-    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, np.integer)) or tolerance < 0:
-        raise ConfigError(f"tolerance must be a non-negative integer of samples; got {tolerance!r}")
+    tolerance = check_int(tolerance, "tolerance", 0, what="number of samples")
     a_ = as_maps(a, "a")
     m3 = as_mask(mask, a_.shape)
     n = a_.shape[0]
@@ -192,10 +194,24 @@ def pointing_game(a: np.ndarray, mask: np.ndarray, *, tolerance: int = 0) -> np.
     return np.where(empty, np.nan, out.astype(np.float64))
 
 
-LOCALIZATION.register("mass_accuracy", relevance_mass_accuracy)
-LOCALIZATION.register("rank_accuracy", relevance_rank_accuracy)
-LOCALIZATION.register("mask_auroc", mask_auroc)
-LOCALIZATION.register("pointing_game", pointing_game)
+_ARRAS = "Arras, Osman & Samek 2022, CLEVR-XAI, Information Fusion 81:14"
+_SHARE = "the mask's share of the beat (a constant map, or the average random map)"
+for _spec in (
+    MeasureSpec("mass_accuracy", "localization", "relevance mass accuracy", (0.0, 1.0),
+                chance=MASK_SHARE, chance_note=_SHARE, fn=relevance_mass_accuracy,
+                short="relevance mass accuracy", citation=_ARRAS),
+    MeasureSpec("rank_accuracy", "localization", "relevance rank accuracy", (0.0, 1.0),
+                chance=MASK_SHARE, chance_note=_SHARE, fn=relevance_rank_accuracy,
+                short="relevance rank accuracy", citation=_ARRAS),
+    MeasureSpec("mask_auroc", "localization", "mask AUROC", (0.0, 1.0), chance=0.5,
+                chance_note="0.5 for any uninformative map, whatever the mask's size (undefined "
+                            "for an empty or full mask)", fn=mask_auroc, short="mask AUROC"),
+    MeasureSpec("pointing_game", "localization", "pointing game (hit rate)", (0.0, 1.0),
+                chance=MASK_SHARE, chance_note=_SHARE, fn=pointing_game, short="pointing game",
+                citation="Zhang et al. 2018, Top-down neural attention by excitation backprop, IJCV 126:1084"),
+):
+    LOCALIZATION.register(_spec.name, _spec.fn)
+    register_measure(_spec)
 
 
 def localization(
@@ -248,8 +264,4 @@ def chance_level(mask: np.ndarray, measure: str = "mass_accuracy") -> np.ndarray
     m = np.asarray(mask)
     if m.ndim != 3:
         raise DataError(f"mask must have shape (n, 12, T); got {m.shape}")
-    m = as_mask(m, m.shape).reshape(m.shape[0], -1)
-    share = m.mean(axis=1)
-    if measure == "mask_auroc":
-        return np.where((share > 0) & (share < 1), 0.5, np.nan)
-    return np.where(share > 0, share, np.nan)
+    return MEASURES.get(measure).chance_per_beat(as_mask(m, m.shape))

@@ -1,7 +1,7 @@
 """Is the ground truth evidence the trained model *needs*? The necessity check of the masks.
 
 Experiment 5 scores attributions against the difference mask. That only means something if the
-model's decision rests on what the mask marks (issue 10): on the first, easy benchmark a linear
+model's decision rests on what the mask marks: on the first, easy benchmark a linear
 classifier still separated most classes after the masked samples were replaced. The check, per
 class, on correctly classified test positives (flagged label-noise beats left out):
 

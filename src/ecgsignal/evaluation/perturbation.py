@@ -33,9 +33,12 @@ import pandas as pd
 
 from ecgsignal.errors import ConfigError, DataError
 from ecgsignal.evaluation._utils import as_maps, as_mask, auroc_rows, check_fraction
+from ecgsignal.evaluation.measures import MeasureSpec, register_measure
+from ecgsignal.patches import patch_grid
 from ecgsignal.registry import Registry
 
 __all__ = [
+    "CURVE_MEASURES",
     "DEFAULT_FRACTIONS",
     "ORDERS",
     "REPLACEMENTS",
@@ -75,40 +78,6 @@ ReplaceFn = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
 # --------------------------------------------------------------------------- patches and ranks
 
 
-def patch_grid(T: int, fs: float, patch_ms: float = 40.0) -> tuple[int, np.ndarray]:
-    """Split ``T`` samples into consecutive patches of ``patch_ms`` milliseconds.
-
-    Parameters
-    ----------
-    T:
-        Samples per lead.
-    fs:
-        Sampling rate in Hz.
-    patch_ms:
-        Patch length in ms; in samples ``round(patch_ms · fs / 1000)`` (≥ 1).
-
-    Returns
-    -------
-    (P, bounds):
-        ``P`` patches per lead and ``bounds`` ``(P, 2)`` int64 ``[start, stop)`` sample indices;
-        the last patch is shorter when ``T`` is not a multiple of the patch length.
-    """
-    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
-        raise ConfigError(f"T must be a positive integer number of samples; got {T!r}")
-    if not (np.isfinite(fs) and fs > 0):
-        raise ConfigError(f"fs must be a positive sampling rate in Hz; got {fs!r}")
-    if not (np.isfinite(patch_ms) and patch_ms > 0):
-        raise ConfigError(f"patch_ms must be a positive duration in ms; got {patch_ms!r}")
-    length = int(round(patch_ms * fs / 1000.0))
-    if length < 1:
-        raise ConfigError(
-            f"patch_ms={patch_ms} at fs={fs} Hz is shorter than one sample; use a longer patch"
-        )
-    starts = np.arange(0, int(T), length, dtype=np.int64)
-    stops = np.minimum(starts + length, int(T))
-    return len(starts), np.stack([starts, stops], axis=1)
-
-
 def patch_scores(a: np.ndarray, fs: float, patch_ms: float = 40.0, *,
                  signed: bool = False) -> np.ndarray:
     """Summed ``|a|`` (or summed signed ``a``) per (lead, 40 ms) patch.
@@ -139,11 +108,26 @@ def log_odds(p: np.ndarray, eps: float = LOGIT_EPS) -> np.ndarray:
     """``log(p / (1 − p))`` of probabilities clipped to ``[eps, 1 − eps]``.
 
     Probability saturates near 1 (a drop from 0.9999 to 0.99 looks flat), the log-odds does not,
-    so perturbation curves are also read on this scale (issue 12). The clip bounds the value at
+    so perturbation curves are also read on this scale. The clip bounds the value at
     ``±log((1 − eps) / eps)`` for probabilities rounded to exactly 0 or 1 in float32.
     """
     q = np.clip(np.asarray(p, dtype=np.float64), eps, 1.0 - eps)
     return np.log(q) - np.log1p(-q)
+
+
+_LOGIT_MAX = float(np.log((1 - LOGIT_EPS) / LOGIT_EPS))
+CURVE_MEASURES: tuple[MeasureSpec, ...] = tuple(register_measure(m) for m in (
+    MeasureSpec("mean_prob", "perturbation", "mean probability of the class", (0.0, 1.0),
+                short="mean probability", pooling="weighted",
+                chance_note="no chance level: read against the random ranking's curve"),
+    MeasureSpec("mean_logodds", "perturbation", "mean log-odds of the class", (-_LOGIT_MAX, _LOGIT_MAX),
+                short="mean log-odds", pooling="weighted",
+                chance_note="no chance level: read against the random ranking's curve"),
+    MeasureSpec("auroc", "perturbation", "class AUROC (vs rest)", (0.0, 1.0), chance=0.5,
+                short="class AUROC", chance_note="0.5: the class no longer separable from the rest"),
+))
+"""Experiment 4's curve measures (model output after removal; higher = more of the class kept,
+so a faithful map's MoRF curve falls fast: Samek et al. 2017, IEEE TNNLS 28:2660)."""
 
 
 def ranking(scores: np.ndarray, order: str, seed: int = 0) -> np.ndarray:

@@ -40,6 +40,7 @@ from ecgsignal.evaluation.randomization import (
     stage_modules,
 )
 from ecgsignal.evaluation.similarity import spearman_abs
+from ecgsignal.rng import forked_torch_rng
 
 __all__ = [
     "Explain",
@@ -124,7 +125,7 @@ def quantus_mprt_scores(model: nn.Module, x: np.ndarray, y: np.ndarray, explain:
     metric = quantus.MPRT(layer_order=order, seed=seed, abs=True, normalise=True,
                           return_aggregate=False, disable_warnings=True,
                           display_progressbar=False)
-    with torch.random.fork_rng(devices=[]):
+    with forked_torch_rng():
         scores = metric(model=model, x_batch=x, y_batch=y, a_batch=None, channel_first=True,
                         explain_func=explain_func, device="cpu", batch_size=batch_size)
     return {k: np.asarray(v, dtype=np.float64) for k, v in scores.items()}

@@ -60,6 +60,8 @@ from torch.nn.modules.batchnorm import _NormBase
 from torch.nn.modules.conv import _ConvNd
 
 from ecgsignal.errors import ConfigError
+from ecgsignal.rng import forked_torch_rng
+from ecgsignal.validation import check_choice
 
 __all__ = [
     "BN_POLICIES",
@@ -77,11 +79,6 @@ __all__ = [
 ORDERS: tuple[str, ...] = ("top_down", "bottom_up", "independent")
 BN_POLICIES: tuple[str, ...] = ("reset", "keep")
 GRANULARITIES: tuple[str, ...] = ("stage", "module")
-
-
-def _check(value: str, valid: tuple[str, ...], what: str) -> None:
-    if value not in valid:
-        raise ConfigError(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
 
 
 def _owns_state(m: nn.Module) -> bool:
@@ -106,7 +103,7 @@ def stage_modules(model: nn.Module, granularity: str = "stage") -> list[tuple[st
     list of (name, module)
         ``L ≥ 1`` entries, top first.
     """
-    _check(granularity, GRANULARITIES, "granularity")
+    check_choice(granularity, GRANULARITIES, "granularity")
     if granularity == "stage" and hasattr(model, "randomizable_layers"):
         out = list(model.randomizable_layers())
     else:
@@ -181,7 +178,7 @@ def reinitialize_(module: nn.Module, generator: torch.Generator, bn: str = "rese
     nn.Module
         ``module`` itself, modified.
     """
-    _check(bn, BN_POLICIES, "BatchNorm policy")
+    check_choice(bn, BN_POLICIES, "BatchNorm policy")
     for m in module.modules():
         if isinstance(m, (_ConvNd, nn.Linear)):
             _reinit_affine(m, generator)
@@ -195,8 +192,7 @@ def reinitialize_(module: nn.Module, generator: torch.Generator, bn: str = "rese
                     "reset_parameters()"
                 )
             sub_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(sub_seed)
+            with forked_torch_rng(seed=sub_seed):
                 m.reset_parameters()
     return module
 
@@ -213,7 +209,7 @@ def randomized_stages(n_stages: int, n_layers: int, order: str = "top_down") -> 
     order:
         ``"top_down"``, ``"bottom_up"`` or ``"independent"``.
     """
-    _check(order, ORDERS, "randomisation order")
+    check_choice(order, ORDERS, "randomisation order")
     if not 0 <= n_layers <= n_stages:
         raise ConfigError(f"n_layers must be between 0 and {n_stages}, got {n_layers}")
     if order == "top_down":
@@ -250,7 +246,7 @@ def randomized_copy(model: nn.Module, n_layers: int, order: str = "top_down", se
     nn.Module
         The copy, in the same train/eval mode and on the same device as ``model``.
     """
-    _check(bn, BN_POLICIES, "BatchNorm policy")
+    check_choice(bn, BN_POLICIES, "BatchNorm policy")
     n_stages = len(stage_modules(model, granularity))
     chosen = randomized_stages(n_stages, n_layers, order)
     out = copy.deepcopy(model)
@@ -272,8 +268,8 @@ def iter_randomized(model: nn.Module, order: str = "top_down", seed: int = 0, bn
 
     Parameters are those of :func:`randomized_copy`.
     """
-    _check(order, ORDERS, "randomisation order")
-    _check(bn, BN_POLICIES, "BatchNorm policy")
+    check_choice(order, ORDERS, "randomisation order")
+    check_choice(bn, BN_POLICIES, "BatchNorm policy")
     names = stages(model, granularity)
     n = len(names)
     if include_trained:

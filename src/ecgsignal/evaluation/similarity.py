@@ -45,7 +45,9 @@ import numpy as np
 
 from ecgsignal.errors import ConfigError
 from ecgsignal.evaluation._utils import as_pair, check_fraction, rank_rows, row_pearson
+from ecgsignal.evaluation.measures import MeasureSpec, register_measure
 from ecgsignal.registry import Registry
+from ecgsignal.validation import check_int
 
 __all__ = [
     "SIMILARITY",
@@ -61,7 +63,8 @@ SimilarityFn = Callable[..., np.ndarray]
 
 SIMILARITY: Registry[SimilarityFn] = Registry("similarity measure")
 """Similarity measures by name: ``spearman_abs``, ``spearman_signed``, ``pearson``, ``topk``,
-``ssim``. Each maps ``(a, b)`` of shape ``(n, 12, T)`` to scores ``(n,)``; higher is more similar."""
+``ssim``. Each maps ``(a, b)`` of shape ``(n, 12, T)`` to scores ``(n,)``; higher is more similar.
+Range, chance level and options: :data:`ecgsignal.evaluation.measures.MEASURES`."""
 
 
 def _flat(x: np.ndarray) -> np.ndarray:
@@ -237,8 +240,7 @@ def ssim_1d(
     numpy.ndarray
         ``(n,)`` in [-1, 1]; 1 for identical maps; defined (never NaN) for constant maps.
     """
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 2:
-        raise ConfigError(f"window must be an integer ≥ 2 samples; got {window!r}")
+    window = check_int(window, "window", 2, what="samples")
     if data_range is not None and not (np.isfinite(data_range) and data_range > 0):
         raise ConfigError(f"data_range must be a positive number; got {data_range!r}")
     a_, b_ = as_pair(a, b)
@@ -273,11 +275,28 @@ def ssim_1d(
     return (num / den).reshape(n, -1).mean(axis=1)
 
 
-SIMILARITY.register("spearman_abs", spearman_abs)
-SIMILARITY.register("spearman_signed", spearman_signed)
-SIMILARITY.register("pearson", pearson)
-SIMILARITY.register("topk", topk_intersection)
-SIMILARITY.register("ssim", ssim_1d)
+_ADEBAYO = "Adebayo et al. 2018, Sanity checks for saliency maps, NeurIPS"
+for _spec in (
+    MeasureSpec("spearman_abs", "similarity", "Spearman ρ of |a|", (-1.0, 1.0), chance=0.0,
+                chance_note="0 for independent maps", fn=spearman_abs, short="Spearman ρ of |a|",
+                rank_transform="abs", citation=_ADEBAYO),
+    MeasureSpec("spearman_signed", "similarity", "Spearman ρ of a", (-1.0, 1.0), chance=0.0,
+                chance_note="0 for independent maps", fn=spearman_signed, short="Spearman ρ of a",
+                rank_transform="signed", citation=_ADEBAYO),
+    MeasureSpec("pearson", "similarity", "Pearson r", (-1.0, 1.0), chance=0.0,
+                chance_note="0 for independent maps", fn=pearson, short="Pearson r"),
+    MeasureSpec("topk", "similarity", "top-k intersection", (0.0, 1.0), chance="frac",
+                chance_note="frac: two independent maps share that share of their top-k entries",
+                fn=topk_intersection, short="top-k intersection",
+                citation="Krishna et al. 2022, The disagreement problem in explainable machine "
+                         "learning, arXiv:2202.01602"),
+    MeasureSpec("ssim", "similarity", "SSIM (1D)", (-1.0, 1.0), chance=0.0,
+                chance_note="≈ 0.01 for independent |noise| maps: C2 keeps the structure term "
+                            "positive when the covariance is 0",
+                fn=ssim_1d, short="SSIM", citation="Wang et al. 2004, IEEE Trans Image Process 13:600"),
+):
+    SIMILARITY.register(_spec.name, _spec.fn)
+    register_measure(_spec)
 
 
 def similarity(

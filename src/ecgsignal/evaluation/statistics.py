@@ -28,8 +28,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from ecgsignal.errors import ConfigError, DataError
+from ecgsignal.errors import DataError
 from ecgsignal.timing import timed
+from ecgsignal.validation import check_bootstrap
 
 __all__ = ["bootstrap_ci", "bootstrap_ci_many", "bootstrap_table"]
 
@@ -37,17 +38,6 @@ Stat = Callable[..., np.ndarray]
 
 # resampled values held in memory at once (float64 entries), so 10^5 beats × 1000 stays small
 _CHUNK_ENTRIES = 4_000_000
-
-
-def _check_options(n_boot: int, ci: float) -> None:
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ConfigError(f"n_boot must be a positive integer; got {n_boot!r}")
-    try:
-        ok = 0.0 < float(ci) < 1.0
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ConfigError(f"ci must be a number strictly between 0 and 1; got {ci!r}")
 
 
 def _as_values(values: object, ndim: int) -> np.ndarray:
@@ -146,7 +136,7 @@ def bootstrap_ci_many(
         Three ``(m,)`` arrays: ``stat`` of each column on the data, and the percentile interval.
         NaN for a column with no finite value.
     """
-    _check_options(n_boot, ci)
+    check_bootstrap(n_boot, ci)
     v = _as_values(values, 2)
     rng = np.random.default_rng(seed)
     est = _apply(stat, v, axis=0)

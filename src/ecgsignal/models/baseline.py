@@ -1,6 +1,7 @@
 """A linear baseline on raw samples: how hard is the task without a CNN?
 
-Issue 10 asks that the default synthetic data not be linearly separable: a ridge classifier
+The default synthetic data must not be linearly separable, or a CNN explanation could rest on
+what any linear model sees: a ridge classifier
 (scikit-learn's :class:`~sklearn.linear_model.RidgeClassifier`, one-vs-rest least squares) on the
 raw samples of the 8 independent leads (I, II, V1–V6; III, aVR, aVL and aVF are linear combinations
 of I and II, so they add nothing a linear model could use), standardised per feature, must stay at or below 0.90 three-fold

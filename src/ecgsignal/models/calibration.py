@@ -2,7 +2,7 @@
 
 The paper's CNNs reached AUROC > 0.95 on real median beats (Arends et al. 2026), not 1.000; on a
 saturated benchmark every explained beat sits at p ≈ 1, which flattens perturbation curves and
-makes self-consistency and localisation numbers incomparable with the paper's (issue 10). The
+makes self-consistency and localisation numbers incomparable with the paper's. The
 realistic synthetic data (:mod:`ecgsignal.data.realism`) are calibrated so that the default CNN on
 the book profile has every class's test AUROC inside :data:`CALIBRATION_BAND` and a macro mean at
 or below :data:`CALIBRATION_MEAN_MAX`; :func:`calibration_check` tests a table of AUROCs for it.

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ecgsignal.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -78,7 +80,7 @@ class ECGCNN(nn.Module):
         super().__init__()
         cfg = config or ModelConfig()
         if len(cfg.dilations) != len(cfg.block_strides):
-            raise ValueError("dilations and block_strides must have the same length")
+            raise ConfigError("dilations and block_strides must have the same length")
         self.config = cfg
         self.n_classes = n_classes
         c = cfg.channels

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 from scipy.stats import rankdata
 
-from ecgsignal.errors import DataError
+from ecgsignal.errors import ConfigError, DataError
 
 
 def binary_targets(y_true: np.ndarray, n_classes: int) -> np.ndarray:
@@ -82,7 +82,7 @@ def per_class_auroc(
     if not np.isfinite(s).all():
         raise DataError("scores contain NaN or inf")
     if undefined not in ("raise", "nan"):
-        raise ValueError(f"undefined must be 'raise' or 'nan', got {undefined!r}")
+        raise ConfigError(f"undefined must be 'raise' or 'nan', got {undefined!r}")
     y = binary_targets(y_true, len(names))
     if y.shape[0] != s.shape[0]:
         raise DataError(f"{y.shape[0]} labels for {s.shape[0]} rows of scores")

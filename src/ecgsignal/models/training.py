@@ -21,6 +21,7 @@ from ecgsignal.data.dataset import ECGDataset
 from ecgsignal.errors import ConfigError, DataError
 from ecgsignal.models.cnn import ECGCNN, ModelConfig, build_model
 from ecgsignal.models.metrics import mean_auroc, per_class_auroc
+from ecgsignal.rng import forked_torch_rng
 from ecgsignal.timing import timed
 
 
@@ -87,12 +88,6 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {device!r} requested but CUDA is not available here")
     return dev
-
-
-def _fork_rng(dev: torch.device):
-    if dev.type == "cuda":
-        return torch.random.fork_rng(devices=[dev.index if dev.index is not None else torch.cuda.current_device()])
-    return torch.random.fork_rng(devices=[])
 
 
 def _is_multilabel(model: nn.Module, multilabel: bool | None) -> bool:
@@ -251,7 +246,7 @@ def train_model(
     gen = torch.Generator().manual_seed(int(seed))
     history: list[dict] = []
 
-    with _fork_rng(dev):
+    with forked_torch_rng(dev):
         torch.manual_seed(int(seed))
         model = build_model(dataset.n_classes, mcfg).to(dev)
         model.multilabel = dataset.multilabel

@@ -29,6 +29,7 @@ from ecgsignal.errors import ConfigError, DataError
 from ecgsignal.evaluation.context import BeatSelection
 from ecgsignal.evaluation.store import array_digest
 from ecgsignal.paths import cache_dir
+from ecgsignal.validation import check_int
 
 __all__ = [
     "DEFAULT_CUBE_METHODS",
@@ -94,8 +95,7 @@ def explorer_beats(beats: BeatSelection, n: int,
     numpy.ndarray
         ``(min(n, beats.n),)`` int64 positions, no repeats.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ConfigError(f"n must be a positive integer number of beats, got {n!r}")
+    n = check_int(n, "n", what="number of beats")
     if beats.n == 0:
         raise DataError("there are no explained beats to show")
     names = list(beats.class_names)

@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from ecgsignal.errors import ConfigError
+
 __all__ = ["per_beat_costs", "scale_table"]
 
 
@@ -38,7 +40,7 @@ def scale_table(runs: Mapping[str, Mapping[str, Any] | None], paper_beats: int, 
         Wall-clock budget for the workers column.
     """
     if paper_beats <= 0 or paper_seeds <= 0 or budget_hours <= 0:
-        raise ValueError("paper_beats, paper_seeds and budget_hours must be positive")
+        raise ConfigError("paper_beats, paper_seeds and budget_hours must be positive")
     lines = []
     for name, record in runs.items():
         costs = per_beat_costs(record)

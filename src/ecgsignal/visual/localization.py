@@ -13,15 +13,13 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from ecgsignal.errors import DataError
+from ecgsignal.evaluation.localization import LOCALIZATION
+from ecgsignal.evaluation.measures import MEASURES
 
 __all__ = ["plot_localization"]
 
-_LABELS = {
-    "mass_accuracy": "relevance mass accuracy",
-    "rank_accuracy": "relevance rank accuracy",
-    "mask_auroc": "mask AUROC",
-    "pointing_game": "pointing game (hit rate)",
-}
+def _label(measure: str) -> str:
+    return MEASURES.get(measure).label if measure in MEASURES else measure
 
 
 def plot_localization(df: pd.DataFrame, ax: Axes | None = None,
@@ -72,16 +70,17 @@ def plot_localization(df: pd.DataFrame, ax: Axes | None = None,
                     capsize=3, color=colour, label=f"{mname} mask")
         if "chance" in rows.columns and rows["chance"].notna().any():
             ax.axhline(float(rows["chance"].dropna().iloc[0]), color=colour, ls="--", lw=0.9,
-                       label=f"chance ({mname})" if measure in _LABELS else None)
+                       label=f"chance ({mname})" if measure in LOCALIZATION else None)
     ax.set_xticks(x, labels=methods, rotation=60, ha="right", fontsize=8)
     base, _, ctl = measure.partition("_vs_")
     if measure.endswith("_ratio"):
-        label = f"{_LABELS.get(measure[:-6], measure[:-6])} / chance"
+        label = f"{_label(measure[:-6])} / chance"
     elif ctl:
-        label = f"{_LABELS.get(base, base)}, method − {ctl}"
+        label = f"{_label(base)}, method − {ctl}"
     else:
-        label = _LABELS.get(measure, measure)
-        ax.set_ylim(-0.02, 1.02)
+        label = _label(measure)
+        if measure in MEASURES:
+            ax.set_ylim(*MEASURES.get(measure).ylim)
     ax.set_ylabel(f"{label}, 95 % CI")
     where = ("all classes, equally weighted" if str(cls) == "all" else f"class {cls}")
     ax.set_title(f"Ground-truth localisation, {where}")

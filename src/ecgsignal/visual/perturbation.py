@@ -14,15 +14,12 @@ import seaborn as sns
 from matplotlib.axes import Axes
 
 from ecgsignal.errors import DataError
+from ecgsignal.evaluation.measures import MEASURES
+from ecgsignal.evaluation.perturbation import CURVE_MEASURES  # noqa: F401  (registers the curve measures)
 
 __all__ = ["plot_area_between", "plot_perturbation"]
 
 _ORDER_STYLE = {"morf": "-", "lerf": "--", "random": ":"}
-
-
-_MEASURE_LABEL = {"mean_prob": "mean probability of the class",
-                  "mean_logodds": "mean log-odds of the class",
-                  "auroc": "class AUROC (vs rest)"}
 
 
 def _check(df: pd.DataFrame, cols: tuple[str, ...]) -> None:
@@ -104,11 +101,13 @@ def plot_perturbation(df: pd.DataFrame, ax: Axes | None = None, *, measure: str 
         d = sel[(sel["method"] == "random_ranking") & (sel["order"] == "random")]
         if not d.empty:
             draw(d, "0.35", _ORDER_STYLE["random"], "random ranking")
-    if measure == "auroc":
-        ax.axhline(0.5, color="0.5", lw=0.8, ls="--")
+    spec = MEASURES.get(measure) if measure in MEASURES else None
+    chance = spec.chance_value() if spec is not None else None
+    if chance is not None:
+        ax.axhline(chance, color="0.5", lw=0.8, ls="--")
     what = "leads" if unit == "lead" else "(lead × 40 ms) patches"
     ax.set_xlabel(f"{what} removed (%), replaced by {replacement}")
-    ax.set_ylabel(_MEASURE_LABEL.get(measure, measure) + "\n(95 % CI)")
+    ax.set_ylabel((spec.label if spec is not None else measure) + "\n(95 % CI)")
     where = "all classes" if str(cls) == "all" else f"class {cls}"
     by = "signed a" if ranking == "signed" else "|a|"
     ax.set_title(f"Perturbation curves, {where}, ranked by {by}")
@@ -173,8 +172,7 @@ def plot_area_between(df: pd.DataFrame, ax: Axes | None = None, *, measure: str 
     label = "LeRF − MoRF" if kind == "abc" else "random − MoRF"
     ax.set_xlabel(f"area between curves ({label}, {measure}; mean, 95 % CI)")
     where = "all classes" if str(cls) == "all" else f"class {cls}"
-    what = {"mean_prob": "mean probability", "mean_logodds": "mean log-odds",
-            "auroc": "class AUROC"}.get(measure, measure)
+    what = MEASURES.get(measure).short if measure in MEASURES else measure
     # the title names curve pair, measure, unit and ranking, so that every area figure has its own
     units = {"patch": "patches", "lead": "leads"}.get(unit, f"{unit}s")
     by = "signed a" if ranking == "signed" else "|a|"

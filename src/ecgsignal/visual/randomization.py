@@ -15,6 +15,8 @@ import seaborn as sns
 from matplotlib.axes import Axes
 
 from ecgsignal.errors import DataError
+from ecgsignal.evaluation.measures import MEASURES
+from ecgsignal.evaluation.similarity import SIMILARITY  # noqa: F401  (registers the measures)
 
 __all__ = ["plot_randomization"]
 
@@ -74,7 +76,8 @@ def plot_randomization(df: pd.DataFrame, ax: Axes | None = None, *,
             ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
         else:
             ax.errorbar(x, y, yerr=[y - lo, hi - y], fmt="none", ecolor=color, capsize=2)
-    ax.axhline(0.0, color="0.3", lw=0.8, ls="--")
+    chance = MEASURES.get(measure).chance_value() if measure in MEASURES else None
+    ax.axhline(0.0 if chance is None else chance, color="0.3", lw=0.8, ls="--")
     stages = sel[["stage", "stage_name"]].drop_duplicates().sort_values("stage")
     ax.set_xticks(stages["stage"].to_numpy(dtype=float),
                   labels=[str(s) for s in stages["stage_name"]], rotation=40, ha="right")

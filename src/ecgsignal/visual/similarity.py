@@ -14,6 +14,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from ecgsignal.errors import DataError
+from ecgsignal.evaluation.measures import MEASURES
+from ecgsignal.evaluation.similarity import SIMILARITY  # noqa: F401  (registers the measures)
 
 __all__ = ["plot_consistency", "plot_similarity_matrix"]
 
@@ -120,7 +122,8 @@ def plot_consistency(df: pd.DataFrame, ax: Axes | None = None, measure: str = "s
                          rows["ci_high"].to_numpy(dtype=float) - v])
         ax.errorbar(x + dx, v, yerr=np.nan_to_num(np.clip(err, 0, None)), fmt=marker,
                     color=colour, label=label, capsize=3, markersize=5)
-    ax.axhline(0.0, color="0.5", lw=0.8, ls="--")
+    chance = MEASURES.get(measure).chance_value() if measure in MEASURES else None
+    ax.axhline(0.0 if chance is None else chance, color="0.5", lw=0.8, ls="--")
     ax.set_xticks(x, labels=methods, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel(f"mean similarity ({measure}), 95 % CI")
     where = "all beats" if str(cls) == "all" else f"class {cls}"

@@ -11,6 +11,7 @@ Static: :func:`randomization_cube` / :func:`perturbation_cube` precompute every 
 sliders and buttons work in the published site with no kernel.
 """
 
+from ecgsignal.widgets.artefacts import PERTURBATIONS, apply_perturbation, lead_mask, noise_for
 from ecgsignal.widgets.cubes import (
     check_cube,
     default_lead_sets,
@@ -21,7 +22,6 @@ from ecgsignal.widgets.cubes import (
     save_cube,
 )
 from ecgsignal.widgets.live import PerturbationExplorer, RandomizationExplorer
-from ecgsignal.widgets.perturbations import PERTURBATIONS, apply_perturbation, lead_mask, noise_for
 from ecgsignal.widgets.static import StaticExplorer, perturbation_figure, randomization_figure
 
 __all__ = [

@@ -9,7 +9,7 @@ buttons pick slices of it in the browser.
   Spearman(|a|) similarity to the trained model's map (Adebayo et al. 2018, "Sanity checks for
   saliency maps", NeurIPS), and the randomised model's class probabilities.
 * :func:`perturbation_cube` — beat × lead set × perturbation kind × strength → class
-  probabilities and attribution map of the perturbed beat (kinds: :mod:`~.perturbations`).
+  probabilities and attribution map of the perturbed beat (kinds: :mod:`~.artefacts`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ecgsignal.data.dataset import validate_signals
 from ecgsignal.data.leads import LEAD_NAMES, N_LEADS
 from ecgsignal.errors import CacheError, ConfigError, DataError
 from ecgsignal.io import load_npz, save_npz
-from ecgsignal.widgets.perturbations import PERTURBATIONS, lead_mask, noise_for
+from ecgsignal.widgets.artefacts import PERTURBATIONS, lead_mask, noise_for
 
 __all__ = [
     "CUBE_KINDS",
@@ -226,7 +226,7 @@ def perturbation_cube(
     grids:
         Kind → strengths; default each kind's own ``grid``. All grids must have the same length.
     seed:
-        Seed of the noise ``ε`` (:func:`~.perturbations.noise_for`) and of stochastic methods.
+        Seed of the noise ``ε`` (:func:`~.artefacts.noise_for`) and of stochastic methods.
     baselines, fs, device, progress:
         As in :func:`randomization_cube`.
 

@@ -22,8 +22,8 @@ from torch import nn
 from ecgsignal.data.leads import LEAD_NAMES
 from ecgsignal.errors import ConfigError
 from ecgsignal.widgets import _draw
+from ecgsignal.widgets.artefacts import PERTURBATIONS, apply_perturbation, noise_for
 from ecgsignal.widgets.cubes import _check_beats, _check_outputs, _targets
-from ecgsignal.widgets.perturbations import PERTURBATIONS, apply_perturbation, noise_for
 
 __all__ = ["PerturbationExplorer", "RandomizationExplorer"]
 
@@ -169,7 +169,7 @@ class RandomizationExplorer(_Explorer):
 class PerturbationExplorer(_Explorer):
     """Choose leads, a perturbation kind and its strength; see beat, probabilities, attribution.
 
-    Kinds and units: :mod:`ecgsignal.widgets.perturbations` (zero, noise, scale, shift). Any
+    Kinds and units: :mod:`ecgsignal.widgets.artefacts` (zero, noise, scale, shift). Any
     subset of the 12 leads can be perturbed (toggle buttons); the noise ``ε`` is drawn once per
     beat from ``seed``, so moving the strength slider scales the same noise.
 

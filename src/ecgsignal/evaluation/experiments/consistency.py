@@ -8,7 +8,8 @@ resamples what varies independently (:func:`~ecgsignal.evaluation.crossed.crosse
 ``pairs``): the *models* — the seed pairs are rebuilt from the drawn models, since the 10 pairs
 of 5 models share models and are not independent — and one beat-index set shared by every
 pair, since the beats are crossed with the pairs. The earlier bootstrap (pairs as independent
-groups, beats resampled within each pair) covered a 95 % truth only ~60 % of the time (issue 12).
+groups, beats resampled within each pair) covered a 95 % truth only ~60 % of the time
+(:mod:`ecgsignal.evaluation.coverage` simulates it; McCullagh 2000, Bernoulli 6:285).
 With two seeds there is one pair and the interval is a BCa interval over beats, which ignores
 the models' variability (column ``n_models`` says how many models the CI rests on).
 

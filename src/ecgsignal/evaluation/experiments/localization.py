@@ -21,7 +21,7 @@ accuracy, mask AUROC and the pointing game are defined on magnitudes and several
 carry no meaning (Grad-CAM after its ReLU, the controls); ``absolute_mass=False`` gives Arras et
 al.'s positive-part mass accuracy instead.
 
-Beside the raw scores (issue 12):
+Beside the raw scores, whose chance level depends on the size of the mask:
 
 * ``<measure>_ratio`` (mass accuracy, rank accuracy, pointing game) — per beat, the score divided
   by its chance level (the mask share): 1 = no better than an uninformative map, comparable
@@ -57,8 +57,10 @@ from ecgsignal.evaluation.experiments._groups import (
 )
 from ecgsignal.evaluation.experiments.base import EXPERIMENTS, Experiment
 from ecgsignal.evaluation.localization import LOCALIZATION, chance_level
+from ecgsignal.evaluation.measures import MEASURES
 from ecgsignal.evaluation.results import make_table
 from ecgsignal.evaluation.statistics import bootstrap_ci_many
+from ecgsignal.validation import check_int
 
 __all__ = ["DEFAULTS", "MASKS", "beat_masks", "localization_scores", "run_localization"]
 
@@ -78,9 +80,6 @@ widening, samples)."""
 
 CONTROLS_VS: tuple[str, ...] = ("input", "edge")
 """Controls every method is compared with, paired per beat (``<measure>_vs_<control>`` rows)."""
-
-_NO_RATIO = ("mask_auroc",)
-
 
 def _equal_class_ci(values: np.ndarray, class_idx: Sequence[np.ndarray], n_boot: int,
                     seed: int, ci: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -156,13 +155,9 @@ def localization_scores(maps: np.ndarray, masks: Mapping[str, np.ndarray],
         if np.shape(mask) != np.shape(maps):
             raise DataError(f"mask {mname!r} has shape {np.shape(mask)}, the maps {np.shape(maps)}")
         for measure in measures:
-            kwargs: dict[str, Any] = {}
-            if measure == "mass_accuracy":
-                kwargs["absolute"] = bool(absolute_mass)
-            elif measure == "pointing_game":
-                kwargs["tolerance"] = int(tolerance)
-            out[(mname, measure)] = np.asarray(
-                LOCALIZATION.get(measure)(maps, mask, **kwargs), dtype=np.float64)
+            fn = LOCALIZATION.get(measure)  # unknown names fail here, listing the valid ones
+            kwargs = MEASURES.get(measure).accepted(absolute=bool(absolute_mass), tolerance=int(tolerance))
+            out[(mname, measure)] = np.asarray(fn(maps, mask, **kwargs), dtype=np.float64)
     return out
 
 
@@ -188,8 +183,7 @@ def run_localization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataF
     measures = check_names(params.get("measures", DEFAULTS["measures"]), LOCALIZATION, "measures")
     mask_names = _check_masks(params.get("masks", DEFAULTS["masks"]))
     tolerance = params.get("tolerance", 0)
-    if isinstance(tolerance, bool) or not isinstance(tolerance, int) or tolerance < 0:
-        raise ConfigError(f"parameter 'tolerance' must be a non-negative integer; got {tolerance!r}")
+    tolerance = check_int(tolerance, "parameter 'tolerance'", 0)
     masks = beat_masks(ctx, mask_names)
     methods = context_methods(ctx)
     seed = ctx.seeds[0]
@@ -207,7 +201,7 @@ def run_localization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataF
             chance = chance_level(mask, measure)
             values = np.stack([scores[m][(mname, measure)] for m in methods], axis=1)
             variants = [(measure, values, methods, chance)]
-            if measure not in _NO_RATIO:
+            if MEASURES.get(measure).chance_varies:  # a constant chance (mask AUROC's 0.5) needs no ratio
                 with np.errstate(divide="ignore", invalid="ignore"):
                     variants.append((f"{measure}_ratio", values / chance[:, None], methods,
                                      np.ones_like(chance)))

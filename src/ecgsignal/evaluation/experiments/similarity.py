@@ -37,6 +37,7 @@ from ecgsignal.evaluation.experiments._groups import (
     context_methods,
 )
 from ecgsignal.evaluation.experiments.base import EXPERIMENTS, Experiment
+from ecgsignal.evaluation.measures import MEASURES
 from ecgsignal.evaluation.results import make_table
 from ecgsignal.evaluation.similarity import SIMILARITY, pearson, similarity
 
@@ -56,12 +57,13 @@ def _prepare(maps: Mapping[str, np.ndarray], measure: str,
     of 240. Other measures compare the maps as given. Both routes give the same numbers as
     :func:`~ecgsignal.evaluation.similarity.similarity` (a test pins it).
     """
-    if measure in ("spearman_abs", "spearman_signed"):
+    transform = MEASURES.get(measure).rank_transform if measure in MEASURES else None
+    if transform is not None:
         out = {}
         for name, a in maps.items():
             arr = as_maps(a, name)
             flat = arr.reshape(arr.shape[0], -1)
-            ranks = rank_rows(np.abs(flat) if measure == "spearman_abs" else flat)
+            ranks = rank_rows(np.abs(flat) if transform == "abs" else flat)
             out[name] = ranks.reshape(arr.shape)
         return out, pearson
     return dict(maps), lambda a, b: similarity(a, b, measure)

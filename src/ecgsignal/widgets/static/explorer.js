@@ -196,7 +196,7 @@
     var st = {beat: 0, lead_set: D.initial.lead_set, kind: D.initial.kind,
               strength: D.initial.strength};
     function ci(b, l, k, g) { return ((b * NL + l) * K + k) * G + g; }
-    /* x' = gain * x + offset + sd * eps on the chosen leads: ecgsignal.widgets.perturbations. */
+    /* x' = gain * x + offset + sd * eps on the chosen leads: ecgsignal.widgets.artefacts. */
     function perturbed(b, l, k, g) {
       var c = D.coefficients[k][g], mask = D.lead_sets[l], off = b * L * T;
       var out = new Float32Array(L * T);

@@ -1,4 +1,4 @@
-"""Lead perturbations for the lead-perturbation explorer.
+"""Recording artefacts applied to chosen leads, for the lead-perturbation explorer.
 
 Every kind is an affine change of the chosen leads, with one ``strength`` knob whose value
 ``0`` leaves the beat unchanged::
