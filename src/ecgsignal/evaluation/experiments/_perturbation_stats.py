@@ -48,6 +48,9 @@ class _Boot:
 
 
 def _ci(reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if not np.isnan(reps).any():  # same numbers; nanquantile loops over rows in Python
+        lo, hi = np.quantile(reps, [0.025, 0.975], axis=-1)
+        return lo, hi
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         lo, hi = np.nanquantile(reps, [0.025, 0.975], axis=-1)
