@@ -18,6 +18,7 @@ from ecgsignal.models import (
     dataset_fingerprint,
     load_checkpoint,
     load_or_train,
+    load_or_train_many,
     per_class_auroc,
     predict_logits,
     predict_proba,
@@ -245,6 +246,25 @@ def _corrupt_json(path):
 
 def _drop_json(path):
     path.with_suffix(".json").unlink()
+
+
+def test_seeds_trained_side_by_side_equal_seeds_trained_one_after_the_other(toy, tmp_path):
+    """Two worker processes (one torch thread each) give each seed the weights that training
+    it here with one thread gives; cached seeds are loaded, not retrained."""
+    cfg = TrainConfig(epochs=2, batch_size=16, lr=5e-3)
+    load_or_train(toy, SMALL, cfg, seed=7, cache_dir=tmp_path / "par", progress=False)
+    got = load_or_train_many(toy, SMALL, cfg, seeds=[5, 6, 7], cache_dir=tmp_path / "par",
+                             jobs=2, progress=False)
+    assert list(got) == [5, 6, 7] and all(m.from_cache for m in got.values())
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for s in (5, 6):
+            alone = load_or_train(toy, SMALL, cfg, seed=s, cache_dir=tmp_path / "seq",
+                                  progress=False)
+            assert not alone.from_cache and _same_state(alone.model, got[s].model)
+    finally:
+        torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("corrupt", [_corrupt_truncate, _corrupt_flip, _corrupt_json, _drop_json])

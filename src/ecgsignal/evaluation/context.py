@@ -20,7 +20,13 @@ from ecgsignal.attribution import METHODS, attribute, make_baselines
 from ecgsignal.data.dataset import ECGDataset
 from ecgsignal.errors import DataError
 from ecgsignal.evaluation.store import AttributionStore
-from ecgsignal.models import TrainConfig, TrainedModel, load_or_train, predict_proba
+from ecgsignal.models import (
+    TrainConfig,
+    TrainedModel,
+    load_or_train,
+    load_or_train_many,
+    predict_proba,
+)
 from ecgsignal.models.cnn import ModelConfig
 
 
@@ -95,6 +101,17 @@ class ExperimentContext:
                 progress=self.progress,
             )
         return self._models[seed]
+
+    def train_all(self, jobs: int | None = None) -> dict[int, TrainedModel]:
+        """Every seed's model, training the ones missing from the cache side by side
+        (:func:`~ecgsignal.models.checkpoints.load_or_train_many`; ``jobs`` at once)."""
+        missing = [s for s in self.seeds if s not in self._models]
+        if missing:
+            self._models.update(load_or_train_many(
+                self.dataset, self.model_config, self.train_config, seeds=missing,
+                device=self.device, jobs=jobs, progress=self.progress,
+                cache_dir=None if self.cache_dir is None else Path(self.cache_dir) / "models"))
+        return {s: self._models[s] for s in self.seeds}
 
     def model(self, seed: int | None = None) -> nn.Module:
         """The trained network of ``seed`` in eval mode."""

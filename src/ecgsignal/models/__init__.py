@@ -7,6 +7,7 @@ from ecgsignal.models.checkpoints import (
     dataset_fingerprint,
     load_checkpoint,
     load_or_train,
+    load_or_train_many,
     save_checkpoint,
 )
 from ecgsignal.models.cnn import ECGCNN, ModelConfig, build_model, n_parameters
@@ -33,6 +34,7 @@ __all__ = [
     "dataset_fingerprint",
     "load_checkpoint",
     "load_or_train",
+    "load_or_train_many",
     "mean_auroc",
     "n_parameters",
     "per_class_auroc",

@@ -246,3 +246,65 @@ def load_or_train(
         model=result.model, auroc=result.auroc, checkpoint=pt, seconds=time.perf_counter() - start,
         from_cache=False, key=key, train_seconds=result.seconds, history=result.history,
     )
+
+
+def _train_in_worker(args: tuple) -> str:
+    """Worker of :func:`load_or_train_many`: train one seed into the cache with ``threads``."""
+    dataset, mcfg, tcfg, seed, folder, threads = args
+    torch.set_num_threads(int(threads))
+    load_or_train(dataset, mcfg, tcfg, seed=seed, device="cpu", cache_dir=folder, progress=False)
+    return str(seed)
+
+
+def load_or_train_many(
+    dataset: ECGDataset,
+    model_config: ModelConfig | None = None,
+    train_config: TrainConfig | None = None,
+    seeds: tuple[int, ...] | list[int] = (0,),
+    device: str | torch.device = "cpu",
+    cache_dir: str | os.PathLike | None = None,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> dict[int, TrainedModel]:
+    """:func:`load_or_train` for several seeds, training the missing ones side by side.
+
+    On the CPU, up to ``jobs`` seeds train at once, each in its own process with
+    ``cores // jobs`` torch threads (default ``jobs``: 2 on a machine with two or more cores):
+    the default CNN's small convolutions keep one thread busy better than two, so two one-thread
+    trainings finish sooner than two two-thread trainings one after the other. Each seed's
+    weights depend only on its seed and configs (and, as always on CPU, on float rounding of the
+    thread count it trained with); the cached models are then loaded here, in ``seeds`` order.
+    On CUDA, or with one seed to train, seeds train one after the other in this process.
+
+    Returns
+    -------
+    dict
+        ``{seed: TrainedModel}``.
+    """
+    mcfg = model_config or ModelConfig()
+    tcfg = train_config or TrainConfig()
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir("models")
+    folder.mkdir(parents=True, exist_ok=True)
+    fingerprint = dataset_fingerprint(dataset)
+    missing = [s for s in dict.fromkeys(int(s) for s in seeds)
+               if not (folder / f"{config_hash(fingerprint, mcfg, tcfg, s)}.pt").is_file()]
+    cores = os.cpu_count() or 1
+    if jobs is None:
+        jobs = 2 if cores >= 2 else 1
+    jobs = max(1, min(int(jobs), len(missing)))
+    if jobs > 1 and resolve_device(device).type == "cpu":
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        from tqdm.auto import tqdm
+
+        threads = max(1, cores // jobs)
+        work = [(dataset, mcfg, tcfg, s, folder, threads) for s in missing]
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            for _ in tqdm(pool.map(_train_in_worker, work), total=len(work), unit="model",
+                          desc=f"training {len(work)} seeds, {jobs} at once",
+                          disable=not progress):
+                pass
+    return {int(s): load_or_train(dataset, mcfg, tcfg, seed=int(s), device=device,
+                                  cache_dir=folder, progress=progress)
+            for s in dict.fromkeys(int(s) for s in seeds)}
