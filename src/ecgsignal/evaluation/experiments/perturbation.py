@@ -47,7 +47,7 @@ Table columns: the common ones plus ``order`` (morf/lerf/random), ``replacement`
 a method is graded on its own perturbation (Occlusion's 40 ms zero-filled windows are exactly the
 40 ms patches zeroed here, so its map is nearly the MoRF oracle;
 :func:`~ecgsignal.attribution.graded_on_own_perturbation`). Such rows are kept out of
-rankings of methods (:func:`ecgsignal.run.summaries.areas`, ``exclude_own``).
+rankings of methods (:func:`ecgsignal.evaluation.summaries.areas`, ``exclude_own``).
 
 References
 ----------
@@ -567,11 +567,18 @@ def roar_records(ctx: ExperimentContext, methods: Sequence[str], fractions: Sequ
     return records
 
 
+def profile_params(p: Any) -> dict[str, Any]:
+    """What a run profile sets: fractions, replacements and whether to retrain (ROAR)."""
+    return {"fractions": list(p.fractions), "replacements": list(p.perturbation_replacements),
+            "roar": p.roar}
+
+
 EXPERIMENTS.register("perturbation", Experiment(
     name="perturbation",
     title="Experiment 4: perturbation (faithfulness)",
     run=run_perturbation,
     defaults=DEFAULTS,
+    profile_params=profile_params,
     description="Remove (lead × 40 ms) patches most/least relevant first (MoRF/LeRF) or at random, "
                 "replace them (zero, mean, interpolation, noise) and track class AUROC and mean "
                 "probability; area between the curves; whole-lead removal; optional ROAR.",
