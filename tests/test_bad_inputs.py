@@ -330,6 +330,7 @@ def test_bad_profile_file(tmp_path, text, match):
         load_profile(str(path))
 
 
+@pytest.mark.notebooks
 def test_papermill_parameter_of_the_wrong_type_names_chapter_cell_and_field(tmp_path,
                                                                              monkeypatch):
     """Through the real runner: papermill injects n_per_class="ten" into a chapter whose first

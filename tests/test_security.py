@@ -295,6 +295,7 @@ def test_cli_experiments_run_with_the_network_blocked():
 
 
 @pytest.mark.slow
+@pytest.mark.notebooks
 def test_a_chapter_runs_with_the_network_blocked(tmp_path):
     """run_book executes a chapter (open_chapter → an experiment → a static explorer) with
     papermill; the runner and its Jupyter kernel both start with the network blocked."""
@@ -406,12 +407,15 @@ def test_tables_escape_names():
 def _menus_folded(page, timeout: float = 10_000) -> None:
     """Wait until no dropdown item of a plotly menu is in the page.
 
-    Folding a dropdown (a click on an item or on its header) fades its item groups out with a
-    d3 transition and removes them only at its end (plotly.js ``updatemenus/draw.js``,
-    ``drawButtons``: ``exit.transition().attr('opacity', '0').remove()``). A header clicked
-    during that fade re-binds the fading groups instead of entering fresh ones, so they keep
-    fading and are removed under the next click ("not stable", "detached from DOM"), the more
-    often the busier the machine. A reader pauses; the test waits for the fade to end.
+    plotly.js (``updatemenus/draw.js``, ``drawButtons``) folds a dropdown, after a click on one
+    of its items, by fading the item groups out with a 250 ms d3 transition and removing them
+    only at its end (``exit.transition().attr('opacity', '0').remove()``); a header click
+    clears the items and enters fresh ones that fade in. While a fold fades, the fading items
+    still match ``.updatemenu-dropdown-button``: a loop that re-opens the menu at once can
+    count or resolve them, and Playwright then waits on an item at opacity ~0.005 that is
+    being detached ("not stable", "detached from DOM", 30 s timeout), more often the busier
+    the machine (the original loop failed 1 run in 5 with two busy-loop processes beside it).
+    A reader pauses between clicks; the test waits for the fold to end.
     """
     page.wait_for_function(
         "document.querySelectorAll('.updatemenu-dropdown-button').length === 0",

@@ -17,10 +17,12 @@ import numpy as np
 from torch import nn
 
 from ecgsignal.attribution import METHODS, attribute, make_baselines
+from ecgsignal.config import to_dict
 from ecgsignal.data.dataset import ECGDataset
 from ecgsignal.errors import DataError
 from ecgsignal.evaluation.store import AttributionStore
 from ecgsignal.models import TrainConfig, TrainedModel, load_or_train, predict_proba
+from ecgsignal.models.checkpoints import dataset_fingerprint
 from ecgsignal.models.cnn import ModelConfig
 
 
@@ -177,9 +179,6 @@ class ExperimentContext:
 
     def config(self) -> dict:
         """JSON-ready description of this context (saved beside every result)."""
-        from ecgsignal.config import to_dict
-        from ecgsignal.models.checkpoints import dataset_fingerprint
-
         return {
             "dataset": dataset_fingerprint(self.dataset),
             "dataset_meta": {k: v for k, v in self.dataset.meta.items() if k in ("source", "config")},

@@ -19,7 +19,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ecgsignal.errors import DataError
+from ecgsignal.evaluation.experiments.similarity import similarity_matrix
 from ecgsignal.tables import require_columns, select
+from ecgsignal.visual.perturbation import plot_perturbation
 
 __all__ = ["plot_perturbation_grid", "plot_similarity_grid"]
 
@@ -58,8 +60,6 @@ def plot_similarity_grid(df: pd.DataFrame, measure: str = "spearman_abs",
     matplotlib.figure.Figure
         Panel titles read ``"<class>: n = <beats>, CI ±<median half-width>"``.
     """
-    from ecgsignal.evaluation.experiments.similarity import similarity_matrix
-
     require_columns(df, ("method", "other", "class", "measure", "value", "ci_low", "ci_high"),
                     hint="is it Experiment 1's results?")
     sel = select(df, measure=measure)
@@ -119,8 +119,6 @@ def plot_perturbation_grid(df: pd.DataFrame, methods: Sequence[str] | None = Non
     matplotlib.figure.Figure
         Shared axes; the legend (MoRF solid, LeRF dashed, random dotted) sits in the first panel.
     """
-    from ecgsignal.visual.perturbation import plot_perturbation
-
     require_columns(df, ("method", "class", "fraction", "measure", "replacement", "unit", "order"),
                     hint="is it Experiment 4's results?")
     sel = df[df["fraction"].notna()]

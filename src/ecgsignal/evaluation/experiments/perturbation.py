@@ -64,6 +64,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -88,6 +89,7 @@ from ecgsignal.evaluation.perturbation import (
     replace,
 )
 from ecgsignal.evaluation.results import make_table
+from ecgsignal.models import load_or_train, predict_proba
 
 __all__ = ["DEFAULTS", "RANDOM_RANKING", "area_rows", "class_beats", "oracle_name",
            "removal_probs", "roar_records", "run_perturbation"]
@@ -304,8 +306,6 @@ def _add_curves(ctx: ExperimentContext, model: Any, run: _ClassRun, method: str,
     ``orders`` maps ``morf``/``lerf``/``random`` to the (patch order, lead order) rankings;
     ``rank_by`` is the :data:`RANKINGS` entry they came from (``None`` for the random ranking).
     """
-    from ecgsignal.models import predict_proba
-
     ds = ctx.dataset
     fs, t_len, n_leads = ds.fs, ds.n_samples, ds.signals.shape[1]
     x = run.x
@@ -506,10 +506,6 @@ def roar_records(ctx: ExperimentContext, methods: Sequence[str], fractions: Sequ
         ``"random"``), per class and macro-averaged (``"all"``), ``fraction`` 0 (reference model)
         and each ``t``.
     """
-    from pathlib import Path
-
-    from ecgsignal.models import load_or_train, predict_proba
-
     REPLACEMENTS.get(how)
     ds = ctx.dataset
     model_seed = ctx.seeds[0]
