@@ -96,3 +96,15 @@ def test_hygiene_check_catches_each_violation():
                    "cell 1 imports an ecgsignal module", "no 'Summary' heading",
                    "no 'Exercises' heading"):
         assert needle in found, needle
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_chapter_imports_exist_in_the_book_surface(path):
+    import ecgsignal.book as book
+
+    wanted = [a.name for c in _cells(path) if c["cell_type"] == "code"
+              for node in ast.walk(ast.parse(_code(c)))
+              if isinstance(node, ast.ImportFrom) and node.module == "ecgsignal.book"
+              for a in node.names]
+    assert path.stem in IMPORT_SURFACE_PENDING or wanted
+    assert [n for n in wanted if n not in book.__all__ or not hasattr(book, n)] == []
