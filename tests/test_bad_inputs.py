@@ -49,6 +49,7 @@ from ecgsignal.run.chapter import open_chapter
 from ecgsignal.run.cli import main as cli_main
 from ecgsignal.run.pipeline import build_dataset
 from ecgsignal.run.profiles import load_profile
+from ecgsignal.tables import normalize_dtypes
 
 SMALL = ModelConfig(channels=8, dilations=(1, 2), block_strides=(1, 2))
 FAST = TrainConfig(epochs=1, batch_size=32)
@@ -329,6 +330,7 @@ def test_bad_profile_file(tmp_path, text, match):
         load_profile(str(path))
 
 
+@pytest.mark.notebooks
 def test_papermill_parameter_of_the_wrong_type_names_chapter_cell_and_field(tmp_path,
                                                                              monkeypatch):
     """Through the real runner: papermill injects n_per_class="ten" into a chapter whose first
@@ -562,8 +564,8 @@ def test_corrupt_results_are_named_then_recomputed(fake_ctx, tmp_path, damage):
     good = _snapshot(folder)
     config = {"experiment": "similarity", "context": fake_ctx.config(),
               "params": {"measures": ["spearman_abs"]}}
-    pd.testing.assert_frame_equal(load_results(folder, config),
-                                  pd.read_csv(folder / "results.csv"))
+    pd.testing.assert_frame_equal(load_results(folder, config),  # dtypes restored on reading
+                                  normalize_dtypes(pd.read_csv(folder / "results.csv")))
     RESULTS_DAMAGE[damage](folder)
     if damage == "config a list":
         with pytest.raises(CacheError, match=r"config\.json: expected a JSON object"):

@@ -78,6 +78,7 @@ def test_config_builds_from_executed_copies_offline():
 
 
 # ----------------------------------------------------------------------------- running chapters
+@pytest.mark.notebooks
 def test_run_book_executes_with_parameters_and_hides_them(tmp_path):
     nb = _nb(('profile = "book"\nextra = 1', ["parameters"]),
              ("import os\nprint(profile, extra, os.environ['ECGSIGNAL_PLOTLYJS'])", []))
@@ -93,6 +94,7 @@ def test_run_book_executes_with_parameters_and_hides_them(tmp_path):
     assert "ECGSIGNAL_PLOTLYJS" not in os.environ or os.environ["ECGSIGNAL_PLOTLYJS"] != "external"
 
 
+@pytest.mark.notebooks
 def test_failing_chapter_names_chapter_and_cell_and_keeps_good_copy(tmp_path):
     good = _nb(('profile = "book"', ["parameters"]), ("x = 1", []))
     root = _book(tmp_path / "b", {"ch1": good})
@@ -111,6 +113,7 @@ def test_failing_chapter_names_chapter_and_cell_and_keeps_good_copy(tmp_path):
     assert (root / bk.EXECUTED_DIR / "ch1.ipynb").read_bytes() == before
 
 
+@pytest.mark.notebooks
 def test_cell_timeout_is_reported_as_a_chapter_error(tmp_path):
     nb = _nb(('profile = "book"', ["parameters"]), ("import time\ntime.sleep(30)", []))
     root = _book(tmp_path / "b", {"slow": nb})
@@ -195,6 +198,8 @@ def test_figure_html_modes(monkeypatch):
     assert f"window.seen = '{div_id}';" in post
 
 
+@pytest.mark.notebooks
+@pytest.mark.slow
 def test_build_book_renders_executed_copies_offline(tmp_path):
     """A real Jupyter Book build with the project's config: no CDN asset on any page."""
     import shutil

@@ -20,6 +20,7 @@ from ecgsignal.evaluation.experiments.perturbation import (
     run_perturbation,
 )
 from ecgsignal.models import predict_proba
+from ecgsignal.tables import select
 
 FR = [0.0, 0.1, 0.3, 0.7, 1.0]
 PARAMS = {"methods": ["saliency", "random"], "replacements": ["zero", "interp"],
@@ -31,21 +32,14 @@ def table(tiny_context):
     return run_perturbation(tiny_context, dict(PARAMS))
 
 
-def _sel(df, **kw):
-    out = df
-    for k, v in kw.items():
-        out = out[out[k].astype(str) == str(v)] if k == "class" else out[out[k] == v]
-    return out
-
-
 def test_registered_and_shape(table):
     assert "perturbation" in EXPERIMENTS
     assert set(table["method"]) == {"saliency", "random", RANDOM_RANKING}
     assert set(table["unit"]) == {"patch", "lead"}
-    curves = _sel(table, unit="patch", measure="mean_prob", replacement="zero",
+    curves = select(table, unit="patch", measure="mean_prob", replacement="zero",
                   method="saliency", order="morf", ranking="abs", **{"class": "all"})
     assert list(curves["fraction"]) == FR
-    leads = _sel(table, unit="lead", measure="auroc", replacement="zero", method="saliency",
+    leads = select(table, unit="lead", measure="auroc", replacement="zero", method="saliency",
                  order="lerf", ranking="signed", **{"class": "all"})
     assert list(leads["n_removed"].astype(int)) == list(range(13))
     v = table["value"].astype(float)
@@ -62,17 +56,17 @@ def test_fraction_zero_is_the_unperturbed_model(tiny_context, table):
     pos, neg = class_beats(tiny_context, c)
     assert (ds.onehot()[neg.index, c] == 0).all() and neg.n == pos.n
     direct = predict_proba(model, pos.x)[:, c].mean()
-    f0 = _sel(table, fraction=0.0, measure="mean_prob", unit="patch", **{"class": cname})
+    f0 = select(table, fraction=0.0, measure="mean_prob", unit="patch", **{"class": cname})
     np.testing.assert_allclose(f0["value"].astype(float), direct, rtol=1e-6)
     # every order, method and replacement starts from the same point
     assert f0["value"].nunique() == 1
 
 
 def test_removing_everything_is_order_independent(table):
-    end = _sel(table, fraction=1.0, measure="mean_prob", unit="patch", replacement="zero",
+    end = select(table, fraction=1.0, measure="mean_prob", unit="patch", replacement="zero",
                **{"class": "all"})
     assert end["value"].astype(float).nunique() == 1
-    end = _sel(table, fraction=1.0, measure="auroc", unit="lead", replacement="zero",
+    end = select(table, fraction=1.0, measure="auroc", unit="lead", replacement="zero",
                **{"class": "all"})
     assert end["value"].astype(float).nunique() == 1
 
@@ -81,12 +75,12 @@ def test_area_rows_match_curves(table):
     for meas in ("mean_prob", "auroc"):
         key = dict(method="saliency", replacement="interp", unit="patch", ranking="abs",
                    **{"class": "all"})
-        curve = {o: _sel(table, measure=meas, order=o, **key)["value"].to_numpy(float)
+        curve = {o: select(table, measure=meas, order=o, **key)["value"].to_numpy(float)
                  for o in ("morf", "lerf")}
-        rnd = _sel(table, measure=meas, order="random", unit="patch", replacement="interp",
+        rnd = select(table, measure=meas, order="random", unit="patch", replacement="interp",
                    method=RANDOM_RANKING, **{"class": "all"})["value"].to_numpy(float)
-        abc = _sel(table, measure=f"abc_{meas}", **key)
-        mvr = _sel(table, measure=f"morf_vs_random_{meas}", **key)
+        abc = select(table, measure=f"abc_{meas}", **key)
+        mvr = select(table, measure=f"morf_vs_random_{meas}", **key)
         assert len(abc) == len(mvr) == 1
         assert abc["value"].iloc[0] == pytest.approx(np.trapezoid(curve["lerf"] - curve["morf"], FR))
         assert mvr["value"].iloc[0] == pytest.approx(np.trapezoid(rnd - curve["morf"], FR))
@@ -134,11 +128,11 @@ def test_logodds_curves_beside_probability(tiny_context, table):
     c = int(tiny_context.beats.target[0])
     pos, _ = class_beats(tiny_context, c)
     direct = log_odds(predict_proba(tiny_context.model(), pos.x)[:, c]).mean()
-    f0 = _sel(table, fraction=0.0, measure="mean_logodds", unit="patch",
+    f0 = select(table, fraction=0.0, measure="mean_logodds", unit="patch",
               **{"class": tiny_context.dataset.class_names[c]})
     np.testing.assert_allclose(f0["value"].astype(float), direct, rtol=1e-6)
     for name in ("abc_mean_logodds", "morf_vs_random_mean_logodds"):
-        assert len(_sel(table, measure=name, method="saliency", replacement="zero",
+        assert len(select(table, measure=name, method="saliency", replacement="zero",
                         unit="patch", ranking="abs", **{"class": "all"})) == 1
 
 
@@ -149,8 +143,8 @@ def test_signed_and_abs_rankings_side_by_side(table):
     # the signed ranking orders the `random` control's maps differently from |a|
     key = dict(method="random", replacement="zero", unit="patch", order="morf",
                measure="mean_prob", **{"class": "all"})
-    v_abs = _sel(table, ranking="abs", **key)["value"].to_numpy(float)
-    v_sgn = _sel(table, ranking="signed", **key)["value"].to_numpy(float)
+    v_abs = select(table, ranking="abs", **key)["value"].to_numpy(float)
+    v_sgn = select(table, ranking="signed", **key)["value"].to_numpy(float)
     assert v_abs[0] == v_sgn[0] and not np.allclose(v_abs, v_sgn)
 
 
@@ -168,10 +162,10 @@ def test_negatives_like_for_like(tiny_context):
     like = run_perturbation(tiny_context, {**prm, "negatives": "random"})
     expl = run_perturbation(tiny_context, {**prm, "negatives": "explained"})
     key = dict(method="saliency", order="morf", **{"class": "all"})
-    np.testing.assert_allclose(_sel(like, measure="mean_prob", **key)["value"].astype(float),
-                               _sel(expl, measure="mean_prob", **key)["value"].astype(float))
-    a_like = _sel(like, measure="auroc", **key)["value"].to_numpy(float)
-    a_expl = _sel(expl, measure="auroc", **key)["value"].to_numpy(float)
+    np.testing.assert_allclose(select(like, measure="mean_prob", **key)["value"].astype(float),
+                               select(expl, measure="mean_prob", **key)["value"].astype(float))
+    a_like = select(like, measure="auroc", **key)["value"].to_numpy(float)
+    a_expl = select(expl, measure="auroc", **key)["value"].to_numpy(float)
     assert a_like[0] == a_expl[0]
     # the maps behind them: flat negatives (→ the random order) unless explained
     from ecgsignal.evaluation.experiments.perturbation import _class_runs, _method_maps
@@ -202,10 +196,10 @@ def test_roar_tiny(tiny_context):
     test = ds.indices("test")
     ref = mean_auroc(per_class_auroc(ds.labels[test], predict_proba(tiny_context.model(),
                                      ds.signals[test]), ds.class_names))
-    base = _sel(roar, fraction=0.0, **{"class": "all"})["value"].to_numpy(float)
+    base = select(roar, fraction=0.0, **{"class": "all"})["value"].to_numpy(float)
     np.testing.assert_allclose(base, ref, rtol=1e-9)
     # after removing half the patches the retrained model differs from the reference
-    half = _sel(roar, fraction=0.5, **{"class": "all"})
+    half = select(roar, fraction=0.5, **{"class": "all"})
     assert len(half) == 2 and not np.allclose(half["value"].to_numpy(float), ref)
     assert ((half["ci_low"] <= half["value"]) & (half["value"] <= half["ci_high"])).all()
 
@@ -226,12 +220,12 @@ def test_oracle_ranking_beats_random():
                                 "fractions": [0.0, 0.05, 0.1, 0.2, 0.3, 0.5], "leads": False})
     name = oracle_name("diff")
     for meas in ("mean_prob", "auroc"):
-        gain = _sel(df, method=name, measure=f"morf_vs_random_{meas}", ranking="abs",
+        gain = select(df, method=name, measure=f"morf_vs_random_{meas}", ranking="abs",
                     **{"class": "all"})
         assert len(gain) == 1 and gain["ci_low"].iloc[0] > 0, (meas, gain)
-    morf = _sel(df, method=name, order="morf", measure="mean_prob", ranking="abs",
+    morf = select(df, method=name, order="morf", measure="mean_prob", ranking="abs",
                 **{"class": "all"})
-    rnd = _sel(df, method=RANDOM_RANKING, measure="mean_prob", **{"class": "all"})
+    rnd = select(df, method=RANDOM_RANKING, measure="mean_prob", **{"class": "all"})
     at = morf["fraction"] == 0.1
     assert morf.loc[at, "value"].iloc[0] < rnd.loc[rnd["fraction"] == 0.1, "value"].iloc[0]
 

@@ -17,6 +17,7 @@ from ecgsignal.evaluation.experiments.randomization import (
     normalize_maps,
     run_randomization,
 )
+from ecgsignal.tables import select
 
 METHODS = ["saliency", "input_x_gradient", "gradcam", "random", "input"]
 PARAMS = {"methods": METHODS, "orders": ["top_down", "bottom_up"],
@@ -28,13 +29,6 @@ def table(tiny_context):
     return run_randomization(tiny_context, dict(PARAMS))
 
 
-def _rows(df, **kw):
-    sel = df
-    for k, v in kw.items():
-        sel = sel[sel[k].astype(str) == str(v)] if k == "class" else sel[sel[k] == v]
-    return sel
-
-
 def test_registered_and_columns(table):
     assert "randomization" in EXPERIMENTS
     for col in ("order", "stage_name", "reference", "normalization", "fully_randomized",
@@ -42,7 +36,7 @@ def test_registered_and_columns(table):
         assert col in table.columns
     assert set(table["order"]) == {"top_down", "bottom_up"}
     assert set(table["method"]) == set(METHODS) | {"input_noise"}  # matched nulls always run
-    stages = _rows(table, order="top_down", method="saliency", measure="spearman_abs",
+    stages = select(table, order="top_down", method="saliency", measure="spearman_abs",
                    reference="trained", normalization="raw", **{"class": "all"})
     assert list(stages["stage"]) == list(range(7))
     assert list(stages["stage_name"]) == ["trained", "head", "blocks.3", "blocks.2", "blocks.1",
@@ -50,7 +44,7 @@ def test_registered_and_columns(table):
 
 
 def test_stage_zero_similarity_is_one(table):
-    s0 = _rows(table, stage=0, reference="trained")
+    s0 = select(table, stage=0, reference="trained")
     assert len(s0) > 0
     np.testing.assert_allclose(s0["value"].astype(float), 1.0, atol=1e-12)
 
@@ -64,18 +58,18 @@ def test_random_control_ci_includes_zero(tiny_context):
     ctx = replace(tiny_context, methods=("random",), n_per_class=100, n_boot=1000)
     assert ctx.beats.n > 2 * tiny_context.beats.n
     df = run_randomization(ctx, {"input_reference": False})
-    full = _rows(df, fully_randomized=True, reference="trained", method="random",
+    full = select(df, fully_randomized=True, reference="trained", method="random",
                  **{"class": "all"})
     assert len(full) == 1
     assert full["ci_low"].iloc[0] <= 0 <= full["ci_high"].iloc[0]
     assert abs(full["value"].iloc[0]) < 0.01
-    stage0 = _rows(df, stage=0, reference="trained_fresh_noise", method="random",
+    stage0 = select(df, stage=0, reference="trained_fresh_noise", method="random",
                    **{"class": "all"})
     assert abs(stage0["value"].iloc[0]) < 0.01  # its noise ceiling is 0 too
 
 
 def test_input_control_never_converges(table):
-    full = _rows(table, fully_randomized=True, reference="trained", measure="spearman_abs",
+    full = select(table, fully_randomized=True, reference="trained", measure="spearman_abs",
                  normalization="raw", **{"class": "all"})
     inp = full[full["method"] == "input"]
     np.testing.assert_allclose(inp["value"], 1.0)  # |x| ignores the weights entirely
@@ -85,7 +79,7 @@ def test_input_control_never_converges(table):
 
 
 def test_saliency_decays_and_cascades_agree_when_fully_randomised(table):
-    sal = _rows(table, method="saliency", reference="trained", measure="spearman_abs",
+    sal = select(table, method="saliency", reference="trained", measure="spearman_abs",
                 normalization="raw", **{"class": "all"})
     full = sal[sal["fully_randomized"]]
     assert (full["value"] < 0.9).all()
@@ -97,8 +91,8 @@ def test_saliency_decays_and_cascades_agree_when_fully_randomised(table):
 def test_abs_max_changes_signed_measures_only(table):
     key = dict(reference="trained", method="saliency", order="top_down", **{"class": "all"})
     for meas, same in (("spearman_abs", True), ("spearman_signed", False)):
-        raw = _rows(table, measure=meas, normalization="raw", **key)["value"].to_numpy()
-        nrm = _rows(table, measure=meas, normalization="abs_max", **key)["value"].to_numpy()
+        raw = select(table, measure=meas, normalization="raw", **key)["value"].to_numpy()
+        nrm = select(table, measure=meas, normalization="abs_max", **key)["value"].to_numpy()
         if same:
             np.testing.assert_allclose(raw, nrm, atol=1e-12)
         else:
@@ -106,7 +100,7 @@ def test_abs_max_changes_signed_measures_only(table):
 
 
 def test_input_reference_rows(table):
-    inp = _rows(table, reference="input", method="input", measure="spearman_abs",
+    inp = select(table, reference="input", method="input", measure="spearman_abs",
                 normalization="raw", **{"class": "all"})
     np.testing.assert_allclose(inp["value"], 1.0)  # the input control *is* |x|
 
@@ -172,12 +166,12 @@ def test_several_weight_draws_pool_beats(tiny_context):
     one = [run_randomization(tiny_context, {**base, "seed": s}) for s in (0, 1)]
     two = run_randomization(tiny_context, {**base, "seed": 0, "draws": 2})
     key = dict(reference="trained", method="saliency", **{"class": "all"})
-    v0, v1, v2 = (_rows(d, **key).set_index("stage")["value"] for d in (*one, two))
+    v0, v1, v2 = (select(d, **key).set_index("stage")["value"] for d in (*one, two))
     assert v0.loc[0] == v2.loc[0] == 1.0
     np.testing.assert_allclose(v2.loc[1:], (v0.loc[1:] + v1.loc[1:]) / 2, atol=1e-12)
-    n = _rows(two, **key).set_index("stage")["n"]
+    n = select(two, **key).set_index("stage")["n"]
     assert n.loc[0] == tiny_context.beats.n and (n.loc[1:] == 2 * tiny_context.beats.n).all()
-    assert set(_rows(two, **key)["draws"]) == {1, 2}
+    assert set(select(two, **key)["draws"]) == {1, 2}
     with pytest.raises(ConfigError, match="draws"):
         run_randomization(tiny_context, {**base, "draws": 0})
 
@@ -192,7 +186,7 @@ def test_matched_null_columns_and_flags(table):
         assert col in table.columns
     key = dict(reference="trained", measure="spearman_abs", normalization="raw",
                order="top_down", **{"class": "all"})
-    full = _rows(table, fully_randomized=True, **key).set_index("method")
+    full = select(table, fully_randomized=True, **key).set_index("method")
     # excess = similarity − the null's similarity (the paired mean difference is the difference
     # of the means: every beat is finite here)
     for m in ("saliency", "input_x_gradient", "input"):
@@ -224,7 +218,7 @@ def test_path_summary_and_partial_spearman(table):
     sal = ps[ps["method"] == "saliency"].set_index("order")
     # the area is the mean similarity over stages 1 … L, read back from the stage rows
     for order in ("top_down", "bottom_up"):
-        st = _rows(table, method="saliency", reference="trained", measure="spearman_abs",
+        st = select(table, method="saliency", reference="trained", measure="spearman_abs",
                    normalization="raw", order=order, **{"class": "all"})
         st = st[st["stage"] > 0]
         assert sal.loc[order, "auc"] == pytest.approx(st["value"].mean(), abs=1e-9)
@@ -236,11 +230,11 @@ def test_path_summary_and_partial_spearman(table):
             assert (st[st["stage"] < reached]["excess_ci_low"] > 0).all()
     inp = ps[ps["method"] == "input"]
     np.testing.assert_allclose(inp["auc"], 1.0)  # |x| never changes
-    part = _rows(table, reference="trained_partial_input", method="input_x_gradient",
+    part = select(table, reference="trained_partial_input", method="input_x_gradient",
                  measure="spearman_abs", normalization="raw", **{"class": "all"})
     assert len(part) > 0 and part["value"].between(-1, 1).all()
     # |x| against itself, controlling for |x|, has nothing left: NaN
-    assert _rows(table, reference="trained_partial_input", method="input")["value"].isna().all()
+    assert select(table, reference="trained_partial_input", method="input")["value"].isna().all()
 
 
 def test_profiles_set_the_weight_draws():

@@ -67,8 +67,8 @@ def test_saved_reread_and_recomputed(tiny_context, tmp_path, counted):
 
     again = run_experiment("similarity", tiny_context, out_dir=tmp_path)
     assert counted == ["spearman_abs"] * k  # read back, nothing recomputed
-    for col in ("method", "other", "class", "measure"):
-        assert again[col].astype(str).tolist() == df[col].astype(str).tolist()
+    for col in ("method", "other", "class", "measure", "seed", "stage"):  # same dtypes, read back
+        pd.testing.assert_series_equal(again[col], df[col])
     np.testing.assert_allclose(again[["value", "ci_low", "ci_high"]].to_numpy(float),
                                df[["value", "ci_low", "ci_high"]].to_numpy(float), rtol=1e-9)
 

@@ -11,7 +11,7 @@ import pytest
 
 from ecgsignal.attribution import graded_on_own_perturbation
 from ecgsignal.evaluation.experiments.perturbation import run_perturbation
-from ecgsignal.run.summaries import areas, replacement_agreement
+from ecgsignal.evaluation.summaries import areas, replacement_agreement
 
 
 def test_known_answers():

@@ -162,7 +162,6 @@ def test_load_dataset_registry(tree):
 
 
 def test_synthetic_through_the_registry():
-    pytest.importorskip("ecgsignal.data.synthetic")
     ds = load_dataset("synthetic", n=18, seed=1)
     assert ds.n == 18 and ds.has_masks
     with pytest.raises(ConfigError, match="data_root"):

@@ -59,9 +59,7 @@ def test_every_chapter_runs_under_the_smoke_profile(smoke_book):
                   if o.get("output_type") == "error"]
         assert errors == [], r.name
         assert nb.metadata["papermill"]["parameters"]["profile"] == "smoke"
-        # every chapter ends with a Summary and Exercises
-        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-        assert "## Summary" in text and "## Exercises" in text, r.name
+        # (Summary and Exercises headings: tests/test_notebook_hygiene.py, on the sources)
         print(f"{r.name}: {r.seconds:.1f} s")
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from torch import nn
 
 from ecgsignal.attribution import METHODS, attribute, make_baselines
+from ecgsignal.config import to_dict
 from ecgsignal.data.dataset import ECGDataset
 from ecgsignal.errors import DataError
 from ecgsignal.evaluation.store import AttributionStore
@@ -27,6 +28,7 @@ from ecgsignal.models import (
     load_or_train_many,
     predict_proba,
 )
+from ecgsignal.models.checkpoints import dataset_fingerprint
 from ecgsignal.models.cnn import ModelConfig
 
 
@@ -194,9 +196,6 @@ class ExperimentContext:
 
     def config(self) -> dict:
         """JSON-ready description of this context (saved beside every result)."""
-        from ecgsignal.config import to_dict
-        from ecgsignal.models.checkpoints import dataset_fingerprint
-
         return {
             "dataset": dataset_fingerprint(self.dataset),
             "dataset_meta": {k: v for k, v in self.dataset.meta.items() if k in ("source", "config")},

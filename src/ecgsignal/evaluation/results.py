@@ -16,8 +16,12 @@ from typing import Any
 
 import pandas as pd
 
-from ecgsignal.errors import CacheError
+from ecgsignal.errors import CacheError, DataError
 from ecgsignal.io import read_json, write_files
+from ecgsignal.tables import normalize_dtypes, require_columns, select
+
+__all__ = ["COLUMNS", "CONFIG_FILE", "DIGEST_KEY", "RESULTS_FILE", "load_results", "make_table",
+           "normalize_dtypes", "require_columns", "save_results", "select"]
 
 COLUMNS: tuple[str, ...] = (
     "experiment", "method", "class", "seed", "stage", "fraction",
@@ -67,6 +71,12 @@ def save_results(df: pd.DataFrame, out_dir: str | Path, config: Mapping[str, Any
 def load_results(out_dir: str | Path, config: Mapping[str, Any] | None = None) -> pd.DataFrame | None:
     """The saved table, or ``None`` when absent or produced by a different ``config``.
 
+    The table comes back with its factor columns' dtypes restored
+    (:func:`ecgsignal.tables.normalize_dtypes`: ``class`` as ``str``, flags such as
+    ``fully_randomized`` as ``bool``, ``seed``/``stage`` as integers), the same dtypes as a
+    freshly computed table returned by
+    :func:`~ecgsignal.evaluation.experiments.run_experiment`; filter it with :func:`select`.
+
     A corrupt table or config, or a table whose bytes differ from the SHA-256 its config
     records, raises :class:`CacheError` naming the file.
     """
@@ -91,7 +101,8 @@ def load_results(out_dir: str | Path, config: Mapping[str, Any] | None = None) -
         df = pd.read_csv(_io.BytesIO(data))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise CacheError(f"corrupt results table {res}: {exc}") from exc
-    missing = [c for c in COLUMNS if c not in df.columns]
-    if missing:
-        raise CacheError(f"results table {res} lacks columns {missing}")
-    return df
+    try:
+        require_columns(df, COLUMNS, f"results table {res}")
+        return normalize_dtypes(df)
+    except DataError as exc:
+        raise CacheError(str(exc)) from exc

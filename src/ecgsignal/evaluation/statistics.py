@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ecgsignal.errors import DataError
+from ecgsignal.tables import require_columns
 from ecgsignal.timing import timed
 from ecgsignal.validation import check_bootstrap
 
@@ -220,9 +221,7 @@ def bootstrap_table(
         and ``n`` (number of finite values), in the order the cells first appear.
     """
     by = list(by)
-    missing = [c for c in [*by, value] + ([group] if group else []) if c not in frame.columns]
-    if missing:
-        raise DataError(f"frame lacks column(s) {missing}; has {list(frame.columns)}")
+    require_columns(frame, [*by, value] + ([group] if group else []), "frame")
     rows = []
     for key, cell in frame.groupby(by, sort=False, dropna=False):
         vals = cell[value].to_numpy(dtype=np.float64)

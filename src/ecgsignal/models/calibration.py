@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ecgsignal.errors import DataError
+from ecgsignal.tables import require_columns
 
 __all__ = ["CALIBRATION_BAND", "CALIBRATION_MEAN_MAX", "accuracy_table", "calibration_check"]
 
@@ -35,9 +36,7 @@ def calibration_check(au: pd.DataFrame, band: tuple[float, float] = CALIBRATION_
         ``{seed: macro mean}``, ``calibrated`` (every class mean in the band and the macro mean
         ≤ ``mean_max``), ``band`` and ``mean_max``.
     """
-    missing = [c for c in ("seed", "class", "auroc") if c not in au.columns]
-    if missing:
-        raise DataError(f"the AUROC table lacks columns {missing}")
+    require_columns(au, ("seed", "class", "auroc"), "the AUROC table")
     if au.empty:
         raise DataError("the AUROC table is empty")
     lo, hi = band

@@ -15,6 +15,7 @@ from scipy.stats import t as student_t
 
 from ecgsignal.errors import DataError
 from ecgsignal.models.checkpoints import TrainedModel
+from ecgsignal.tables import require_columns
 
 __all__ = [
     "AUROC_BAR",
@@ -108,9 +109,7 @@ def seed_summary(df: pd.DataFrame, value: str = "auroc", by: Sequence[str] = ("c
         One row per group: the ``by`` columns, ``n_seeds``, ``mean``, ``ci_low``, ``ci_high``,
         ``sd``, ``min``, ``max`` (and ``n_below``, ``all_above``).
     """
-    missing = [c for c in ("seed", value, *by) if c not in df.columns]
-    if missing:
-        raise DataError(f"the table lacks columns {missing}")
+    require_columns(df, ("seed", value, *by))
     rows = []
     for key, g in df.groupby(list(by), sort=False):
         key = key if isinstance(key, tuple) else (key,)

@@ -12,12 +12,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.figure import Figure
 
 from ecgsignal.data.dataset import ECGDataset
 from ecgsignal.evaluation.context import ExperimentContext
+from ecgsignal.evaluation.experiments import run_experiment
 from ecgsignal.paths import project_root
+from ecgsignal.run.pipeline import build_context, build_dataset, experiment_params
 from ecgsignal.run.profiles import Profile, load_profile
+from ecgsignal.visual.describe import describe_figure
 
 
 def results_root() -> Path:
@@ -46,15 +51,11 @@ class Chapter:
     @cached_property
     def dataset(self) -> ECGDataset:
         """The profile's dataset with its split."""
-        from ecgsignal.run.pipeline import build_dataset
-
         return build_dataset(self.profile)
 
     @cached_property
     def ctx(self) -> ExperimentContext:
         """The shared experiment context (models from the checkpoint cache)."""
-        from ecgsignal.run.pipeline import build_context
-
         return build_context(self.profile, dataset=self.dataset, progress=self.progress)
 
     @property
@@ -64,9 +65,6 @@ class Chapter:
 
     def run(self, experiment: str, **params: Any) -> pd.DataFrame:
         """Run (or read back) an experiment with the profile's parameters, updated by ``params``."""
-        from ecgsignal.evaluation.experiments import run_experiment
-        from ecgsignal.run.pipeline import experiment_params
-
         p = {**experiment_params(self.profile, experiment), **params}
         key = experiment + repr(sorted(p.items()))
         if key not in self._tables:
@@ -154,11 +152,6 @@ def describe_figures() -> bool:
     ip = get_ipython()
     if ip is None:
         return False
-    import matplotlib.pyplot as plt
-    from matplotlib.figure import Figure
-
-    from ecgsignal.visual.describe import describe_figure
-
     # The inline backend drops every formatter registered for Figure when it loads (at the first
     # figure): load it now with a throwaway figure, then register; re-register before each cell
     # in case a later backend switch drops it again.

@@ -5,27 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ecgsignal.data.check import check_data
 from ecgsignal.data.dataset import ECGDataset
+from ecgsignal.data.sources import load_dataset
 from ecgsignal.errors import ConfigError
 from ecgsignal.evaluation.context import ExperimentContext
+from ecgsignal.evaluation.experiments import EXPERIMENTS
 from ecgsignal.models import TrainConfig
 from ecgsignal.models.cnn import ModelConfig
-from ecgsignal.run.profiles import Profile
+from ecgsignal.run.profiles import Profile, resolve_profile_methods
 
-
-def resolve_profile_methods(spec: str) -> tuple[str, ...]:
-    """``all`` (12 methods + 3 controls), ``all+extras``, or comma-separated names."""
-    from ecgsignal.attribution import available, resolve_methods
-
-    if spec == "all+extras":
-        return tuple(available(paper=True, controls=True, extras=True))
-    return tuple(resolve_methods(spec))
+__all__ = ["build_context", "build_dataset", "check_profile_data", "experiment_params",
+           "resolve_profile_methods"]
 
 
 def build_dataset(p: Profile) -> ECGDataset:
     """The profile's dataset, with its seeded split."""
-    from ecgsignal.data.sources import load_dataset
-
     if p.dataset == "synthetic":
         return load_dataset("synthetic", n=p.n_beats, fs=p.fs, seed=p.data_seed, difficulty=p.difficulty)
     if p.data_root is None:
@@ -53,8 +48,6 @@ def build_dataset(p: Profile) -> ECGDataset:
 def check_profile_data(p: Profile, max_records: int | None = None):
     """``ecgsignal data check`` on the profile's own data (dataset ``arrays`` or ``records``):
     a :class:`~ecgsignal.data.check.CheckReport` of what the loader will read and what is wrong."""
-    from ecgsignal.data.check import check_data
-
     if p.dataset not in ("arrays", "records"):
         raise ConfigError(f"data check reads your own data (dataset arrays or records), not dataset={p.dataset!r}")
     if p.data_root is None:
@@ -85,18 +78,6 @@ def build_context(p: Profile, dataset: ECGDataset | None = None, cache_dir: str 
 
 
 def experiment_params(p: Profile, name: str) -> dict[str, Any]:
-    """The parameters of experiment ``name`` that the profile sets."""
-    if name in ("similarity", "consistency"):
-        return {"measures": list(p.similarity_measures)}
-    if name == "randomization":
-        return {"orders": list(p.randomization_orders), "normalizations": ["raw", "abs_max"],
-                "draws": p.randomization_draws}
-    if name == "perturbation":
-        return {"fractions": list(p.fractions), "replacements": list(p.perturbation_replacements),
-                "roar": p.roar}
-    if name == "localization":
-        return {}
-    from ecgsignal.evaluation.experiments import EXPERIMENTS
-
-    EXPERIMENTS.get(name)  # raises with the list of valid names
-    return {}
+    """The parameters of experiment ``name`` that the profile sets (the experiment spec's
+    ``profile_params``); an unknown name raises listing the valid ones."""
+    return EXPERIMENTS.get(name).params_from_profile(p)

@@ -6,6 +6,7 @@ fields by name, with types checked (a wrong type or unknown name raises ConfigEr
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -14,8 +15,16 @@ from typing import Any
 
 import yaml
 
+from ecgsignal.attribution import METHODS, available, resolve_methods
 from ecgsignal.config import from_dict, to_dict
+from ecgsignal.data.arrays import UNIT_SCALE
+from ecgsignal.data.leads import LEAD_NAMES, canonical_lead
+from ecgsignal.data.realism import DIFFICULTIES
+from ecgsignal.data.sources import DATASETS
 from ecgsignal.errors import ConfigError
+from ecgsignal.evaluation.perturbation import REPLACEMENTS
+from ecgsignal.evaluation.randomization import ORDERS
+from ecgsignal.evaluation.similarity import SIMILARITY
 
 
 @dataclass(frozen=True)
@@ -150,8 +159,6 @@ def parse_data_options(options: Any) -> dict[str, Any]:
     if isinstance(options, str):
         text = options.strip()
         if text.startswith("{"):
-            import json
-
             try:
                 options = json.loads(text)
             except json.JSONDecodeError as exc:
@@ -185,8 +192,6 @@ def parse_data_options(options: Any) -> dict[str, Any]:
 
 def _check_data_options(p: Profile) -> None:
     """Options that the chosen source does not read, or values outside their choices, fail here."""
-    from ecgsignal.data.arrays import UNIT_SCALE
-
     defaults = Profile()
     stray = [k for k, srcs in DATA_OPTIONS.items()  # (labels: chapters pass it whatever the source)
              if k != "labels" and getattr(p, k) != getattr(defaults, k) and p.dataset not in srcs]
@@ -205,8 +210,6 @@ def _check_data_options(p: Profile) -> None:
     if p.n_jobs < 1:
         raise ConfigError(f"n_jobs must be >= 1, got {p.n_jobs}")
     if p.lead_order is not None:
-        from ecgsignal.data.leads import LEAD_NAMES, canonical_lead
-
         bad = []
         for name in p.lead_order:
             try:
@@ -246,16 +249,7 @@ def _check(p: Profile) -> None:
 def _check_names(p: Profile) -> None:
     """Unknown dataset, method, measure, order or replacement names fail here, at the boundary,
     listing the valid ones (not minutes later, inside an experiment)."""
-    from ecgsignal.attribution import METHODS
-    from ecgsignal.data.sources import DATASETS
-    from ecgsignal.evaluation.perturbation import REPLACEMENTS
-    from ecgsignal.evaluation.randomization import ORDERS
-    from ecgsignal.evaluation.similarity import SIMILARITY
-    from ecgsignal.run.pipeline import resolve_profile_methods
-
     DATASETS.get(p.dataset)
-    from ecgsignal.data.realism import DIFFICULTIES
-
     if p.difficulty not in DIFFICULTIES:
         raise ConfigError(f"unknown difficulty {p.difficulty!r}; valid: {', '.join(DIFFICULTIES)}")
     resolve_profile_methods(p.methods)
@@ -268,6 +262,13 @@ def _check_names(p: Profile) -> None:
     bad = [o for o in p.randomization_orders if o not in ORDERS]
     if bad:
         raise ConfigError(f"unknown randomization order(s) {bad}; valid: {', '.join(ORDERS)}")
+
+
+def resolve_profile_methods(spec: str) -> tuple[str, ...]:
+    """``all`` (12 methods + 3 controls), ``all+extras``, or comma-separated names."""
+    if spec == "all+extras":
+        return tuple(available(paper=True, controls=True, extras=True))
+    return tuple(resolve_methods(spec))
 
 
 def with_overrides(p: Profile, **kw: Any) -> Profile:

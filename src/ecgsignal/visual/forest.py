@@ -17,6 +17,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 
 from ecgsignal.errors import DataError
+from ecgsignal.tables import require_columns
 
 __all__ = ["plot_forest"]
 
@@ -65,9 +66,7 @@ def plot_forest(df: pd.DataFrame, ax: Axes | None = None, *, label: str = "metho
     matplotlib.axes.Axes
     """
     need = [label, "value", "ci_low", "ci_high"] + ([group] if group else [])
-    missing = [c for c in need if c not in df.columns]
-    if missing:
-        raise DataError(f"the table lacks columns {missing}")
+    require_columns(df, need)
     if df.empty:
         raise DataError("nothing to plot: the table is empty")
     rows = list(order) if order is not None else list(dict.fromkeys(df[label]))

@@ -19,6 +19,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ecgsignal.errors import DataError
+from ecgsignal.evaluation.experiments.similarity import similarity_matrix
+from ecgsignal.tables import require_columns, select
+from ecgsignal.visual.perturbation import plot_perturbation
 
 __all__ = ["plot_perturbation_grid", "plot_similarity_grid"]
 
@@ -57,16 +60,10 @@ def plot_similarity_grid(df: pd.DataFrame, measure: str = "spearman_abs",
     matplotlib.figure.Figure
         Panel titles read ``"<class>: n = <beats>, CI ±<median half-width>"``.
     """
-    from ecgsignal.evaluation.experiments.similarity import similarity_matrix
-
-    for col in ("method", "other", "class", "measure", "value", "ci_low", "ci_high"):
-        if col not in df.columns:
-            raise DataError(f"the table lacks column {col!r}; is it Experiment 1's results?")
-    sel = df[df["measure"] == measure]
-    if sel.empty:
-        raise DataError(f"no rows for measure {measure!r}; measures: "
-                        f"{sorted(df['measure'].dropna().unique())}")
-    present = list(dict.fromkeys(sel["class"].astype(str)))
+    require_columns(df, ("method", "other", "class", "measure", "value", "ci_low", "ci_high"),
+                    hint="is it Experiment 1's results?")
+    sel = select(df, measure=measure)
+    present = list(dict.fromkeys(sel["class"]))
     if classes is None:
         names = [c for c in present if c != "all"]
     else:
@@ -87,7 +84,7 @@ def plot_similarity_grid(df: pd.DataFrame, measure: str = "spearman_abs",
                        vmax=vmax, interpolation="nearest", aspect="auto")
         half = (hi - lo)[~np.eye(k, dtype=bool)] / 2.0
         half = half[np.isfinite(half)]
-        rows = sel[sel["class"].astype(str) == cls]
+        rows = select(sel, class_=cls)
         n = int(rows["n"].max()) if "n" in rows.columns and rows["n"].notna().any() else None
         ci = f"CI ±{np.median(half):.2f}" if half.size else "CI n/a"
         ax.set_title(f"{cls}: n = {n if n is not None else '?'}, {ci}", fontsize=9)
@@ -122,13 +119,11 @@ def plot_perturbation_grid(df: pd.DataFrame, methods: Sequence[str] | None = Non
     matplotlib.figure.Figure
         Shared axes; the legend (MoRF solid, LeRF dashed, random dotted) sits in the first panel.
     """
-    from ecgsignal.visual.perturbation import plot_perturbation
-
-    for col in ("method", "class", "fraction", "measure", "replacement", "unit", "order"):
-        if col not in df.columns:
-            raise DataError(f"the table lacks column {col!r}; is it Experiment 4's results?")
-    sel = df[(df["measure"] == measure) & (df["class"].astype(str) == str(cls))
-             & (df["replacement"] == replacement) & (df["unit"] == unit) & df["fraction"].notna()]
+    require_columns(df, ("method", "class", "fraction", "measure", "replacement", "unit", "order"),
+                    hint="is it Experiment 4's results?")
+    sel = df[df["fraction"].notna()]
+    sel = select(sel, measure=measure, class_=cls, unit=unit) if not sel.empty else sel
+    sel = sel[sel["replacement"] == replacement] if not sel.empty else sel
     if sel.empty:
         raise DataError(f"no curve rows for measure={measure!r}, class={cls!r}, "
                         f"replacement={replacement!r}, unit={unit!r}")

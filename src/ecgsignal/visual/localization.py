@@ -15,6 +15,7 @@ from matplotlib.axes import Axes
 from ecgsignal.errors import DataError
 from ecgsignal.evaluation.localization import LOCALIZATION
 from ecgsignal.evaluation.measures import MEASURES
+from ecgsignal.tables import require_columns, select
 
 __all__ = ["plot_localization"]
 
@@ -45,14 +46,10 @@ def plot_localization(df: pd.DataFrame, ax: Axes | None = None,
     matplotlib.axes.Axes
     """
     need = ("method", "class", "measure", "mask", "value", "ci_low", "ci_high")
-    missing = [c for c in need if c not in df.columns]
-    if missing:
-        raise DataError(f"the table lacks columns {missing}; is it Experiment 5's results?")
-    sel = df[(df["measure"] == measure) & (df["class"].astype(str) == str(cls))]
+    require_columns(df, need, hint="is it Experiment 5's results?")
+    sel = select(df, measure=measure, class_=cls)
     if sel.empty:
-        raise DataError(f"no rows for measure={measure!r}, class={cls!r}; measures: "
-                        f"{sorted(df['measure'].dropna().unique())}, classes: "
-                        f"{list(dict.fromkeys(df['class'].dropna().astype(str)))}")
+        raise DataError(f"no rows for measure={measure!r} and class={cls!r} together")
     methods = list(dict.fromkeys(sel["method"]))
     masks = list(dict.fromkeys(sel["mask"]))
     if ax is None:

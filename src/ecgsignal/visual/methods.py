@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 
 from ecgsignal.data.leads import LEAD_NAMES
 from ecgsignal.errors import DataError
+from ecgsignal.tables import require_columns
 from ecgsignal.visual.ecg import plot_map_over_beat
 
 __all__ = ["plot_lead_shares", "plot_method_bars", "plot_method_gallery", "plot_method_timings"]
@@ -184,8 +185,7 @@ def plot_method_bars(df: pd.DataFrame, ax: Axes | None = None, *, hue: str | Non
         A dashed line marks 0.
     """
     need = {"method", "value", "ci_low", "ci_high"} | ({hue} if hue else set())
-    if not need <= set(df.columns):
-        raise DataError(f"the table lacks columns {sorted(need - set(df.columns))}")
+    require_columns(df, sorted(need))
     names = list(methods) if methods is not None else list(dict.fromkeys(df["method"]))
     levels = ([None] if hue is None else
               list(hue_order) if hue_order is not None else list(dict.fromkeys(df[hue])))

@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from ecgsignal.errors import DataError
 from ecgsignal.evaluation.measures import MEASURES
 from ecgsignal.evaluation.perturbation import CURVE_MEASURES  # noqa: F401  (registers the curve measures)
+from ecgsignal.tables import require_columns, select
 
 __all__ = ["plot_area_between", "plot_perturbation"]
 
@@ -23,9 +24,7 @@ _ORDER_STYLE = {"morf": "-", "lerf": "--", "random": ":"}
 
 
 def _check(df: pd.DataFrame, cols: tuple[str, ...]) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise DataError(f"the table lacks columns {missing}; is it Experiment 4's results?")
+    require_columns(df, cols, hint="is it Experiment 4's results?")
 
 
 def _ranked(df: pd.DataFrame, ranking: str) -> pd.DataFrame:
@@ -33,7 +32,7 @@ def _ranked(df: pd.DataFrame, ranking: str) -> pd.DataFrame:
     if "ranking" not in df.columns:  # a table from before the signed ranking: all by |a|
         return df
     r = df["ranking"]
-    return df[r.isna() | (r.astype(str) == ranking)]
+    return df[r.isna() | (r == ranking)]
 
 
 def plot_perturbation(df: pd.DataFrame, ax: Axes | None = None, *, measure: str = "mean_prob",
@@ -73,9 +72,8 @@ def plot_perturbation(df: pd.DataFrame, ax: Axes | None = None, *, measure: str 
     _check(df, ("method", "class", "fraction", "measure", "value", "ci_low", "ci_high",
                 "order", "replacement", "unit"))
     df = _ranked(df, ranking)
-    sel = df[(df["measure"] == measure) & (df["class"].astype(str) == str(cls))
-             & (df["replacement"] == replacement) & (df["unit"] == unit)
-             & df["fraction"].notna()]
+    sel = select(df, measure=measure, class_=cls, replacement=replacement, unit=unit)
+    sel = sel[sel["fraction"].notna()]
     if sel.empty:
         raise DataError(f"no curve rows for measure={measure!r}, class={cls!r}, "
                         f"replacement={replacement!r}, unit={unit!r}")
@@ -146,8 +144,7 @@ def plot_area_between(df: pd.DataFrame, ax: Axes | None = None, *, measure: str 
                 "unit"))
     name = f"{kind}_{measure}"
     df = _ranked(df, ranking)
-    sel = df[(df["measure"] == name) & (df["class"].astype(str) == str(cls))
-             & (df["unit"] == unit)]
+    sel = select(df, measure=name, class_=cls, unit=unit)
     if replacements is not None:
         sel = sel[sel["replacement"].isin(replacements)]
     if sel.empty:

@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 from ecgsignal.errors import DataError
 from ecgsignal.evaluation.measures import MEASURES
 from ecgsignal.evaluation.similarity import SIMILARITY  # noqa: F401  (registers the measures)
+from ecgsignal.tables import require_columns, select
 
 __all__ = ["plot_randomization"]
 
@@ -49,12 +50,9 @@ def plot_randomization(df: pd.DataFrame, ax: Axes | None = None, *,
     """
     need = ("method", "class", "stage", "measure", "value", "ci_low", "ci_high", "order",
             "stage_name", "reference", "normalization")
-    missing = [c for c in need if c not in df.columns]
-    if missing:
-        raise DataError(f"the table lacks columns {missing}; is it Experiment 3's results?")
-    sel = df[(df["measure"] == measure) & (df["class"].astype(str) == str(cls))
-             & (df["order"] == order) & (df["reference"] == reference)
-             & (df["normalization"] == normalization)]
+    require_columns(df, need, hint="is it Experiment 3's results?")
+    sel = select(df, measure=measure, class_=cls, order=order, reference=reference,
+                 normalization=normalization)
     if methods is not None:
         sel = sel[sel["method"].isin(methods)]
     if sel.empty:

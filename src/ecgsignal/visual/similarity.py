@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from ecgsignal.errors import DataError
 from ecgsignal.evaluation.measures import MEASURES
 from ecgsignal.evaluation.similarity import SIMILARITY  # noqa: F401  (registers the measures)
+from ecgsignal.tables import require_columns, select
 
 __all__ = ["plot_consistency", "plot_similarity_matrix"]
 
@@ -100,10 +101,8 @@ def plot_consistency(df: pd.DataFrame, ax: Axes | None = None, measure: str = "s
     matplotlib.axes.Axes
     """
     need = ("method", "class", "measure", "quantity", "value", "ci_low", "ci_high")
-    missing = [c for c in need if c not in df.columns]
-    if missing:
-        raise DataError(f"the table lacks columns {missing}; is it Experiment 2's results?")
-    sel = df[(df["measure"] == measure) & (df["class"].astype(str) == str(cls))]
+    require_columns(df, need, hint="is it Experiment 2's results?")
+    sel = select(df, measure=measure, class_=cls)
     if "pair" in sel.columns:
         sel = sel[sel["pair"].isna()]
     if sel.empty:

@@ -14,6 +14,7 @@ from ecgsignal.errors import CacheError, ConfigError
 from ecgsignal.evaluation.context import ExperimentContext
 from ecgsignal.evaluation.results import load_results, save_results
 from ecgsignal.registry import Registry
+from ecgsignal.tables import normalize_dtypes
 from ecgsignal.timing import stage
 
 
@@ -23,6 +24,9 @@ class Experiment:
 
     ``run(ctx, params)`` returns a tidy table (:func:`ecgsignal.evaluation.results.make_table`);
     ``defaults`` lists every parameter it takes, so unknown or mistyped ones are refused.
+    ``profile_params(profile)`` gives the parameters a run profile
+    (:class:`ecgsignal.run.profiles.Profile`, read by attribute) sets for this experiment
+    (``None``: the profile sets none, the defaults apply).
     """
 
     name: str
@@ -31,6 +35,11 @@ class Experiment:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     needs_masks: bool = False
     description: str = ""
+    profile_params: Callable[[Any], dict[str, Any]] | None = None
+
+    def params_from_profile(self, profile: Any) -> dict[str, Any]:
+        """The parameters ``profile`` sets for this experiment (``{}`` when it sets none)."""
+        return {} if self.profile_params is None else dict(self.profile_params(profile))
 
 
 EXPERIMENTS: Registry[Experiment] = Registry("experiment")
@@ -78,16 +87,33 @@ def run_experiment(name: str, ctx: ExperimentContext, out_dir: str | Path | None
     p = resolve_params(exp, params)
     config = {"experiment": name, "context": ctx.config(), "params": p}
     target = None if out_dir is None else Path(out_dir) / name
+
+    def compute() -> pd.DataFrame:
+        with stage("experiment", name):
+            return exp.run(ctx, p)
+
+    return cached_table(target, config, compute, force=force)
+
+
+def cached_table(target: str | Path | None, config: Mapping[str, Any],
+                 compute: Callable[[], pd.DataFrame], force: bool = False) -> pd.DataFrame:
+    """``compute()``'s table, saved in ``target`` beside ``config`` and read back on a rerun.
+
+    The one caching rule of every result (experiments and the summaries that compute new
+    statistics): with ``target=None`` nothing is read or written; otherwise a table saved with
+    the same ``config`` is returned (dtypes restored), and a missing, stale, corrupt or edited
+    one is recomputed and saved atomically (:func:`~ecgsignal.evaluation.results.save_results`),
+    a corrupt one with a :class:`ResultsWarning` naming the file.
+    """
     if target is not None and not force:
         try:
             cached = load_results(target, config)
         except CacheError as exc:  # never trusted; recomputed and saved over it
-            warnings.warn(f"{exc}; recomputing", ResultsWarning, stacklevel=2)
+            warnings.warn(f"{exc}; recomputing", ResultsWarning, stacklevel=3)
             cached = None
         if cached is not None:
             return cached
-    with stage("experiment", name):
-        df = exp.run(ctx, p)
+    df = compute()
     if target is not None:
         save_results(df, target, config)
-    return df
+    return normalize_dtypes(df)

@@ -47,6 +47,7 @@ import pandas as pd
 import torch
 
 from ecgsignal.attribution import COUNTERFACTUALS, attribute
+from ecgsignal.attribution.counterfactual_params import synthetic_batch
 from ecgsignal.errors import ConfigError, DataError
 from ecgsignal.evaluation._utils import row_pearson
 from ecgsignal.evaluation.context import ExperimentContext
@@ -57,6 +58,9 @@ from ecgsignal.evaluation.randomization import randomized_copy, stages
 from ecgsignal.evaluation.results import make_table
 from ecgsignal.evaluation.similarity import similarity
 from ecgsignal.evaluation.statistics import bootstrap_ci_many
+from ecgsignal.models import predict_proba
+from ecgsignal.models.interpretable import fit_interpretable
+from ecgsignal.models.metrics import per_class_auroc
 from ecgsignal.models.training import predict_logits
 
 __all__ = ["CF_DEFAULTS", "IM_DEFAULTS", "counterfactual_examples", "pearson_rows",
@@ -84,8 +88,6 @@ def true_difference(ctx: ExperimentContext) -> tuple[np.ndarray, np.ndarray] | N
 
     Only synthetic data has them (the generator re-renders each patient without the finding).
     """
-    from ecgsignal.attribution.counterfactual_params import synthetic_batch
-
     if ctx.dataset.meta.get("source") != "synthetic":
         return None
     b = synthetic_batch(ctx.dataset.meta["config"])
@@ -196,8 +198,6 @@ def _seed_rows(exp: str, method: str, maps: np.ndarray, ctx: ExperimentContext, 
 
 
 def _auroc_rows(ctx: ExperimentContext, name: str, scores: np.ndarray) -> list[dict[str, Any]]:
-    from ecgsignal.models.metrics import per_class_auroc
-
     ds = ctx.dataset
     y = ds.labels[ds.indices("test")]
     est = per_class_auroc(y, scores, ds.class_names, undefined="nan")
@@ -222,9 +222,6 @@ def _auroc_rows(ctx: ExperimentContext, name: str, scores: np.ndarray) -> list[d
 
 def run_interpretable(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataFrame:
     """The ``interpretable`` experiment (module docstring)."""
-    from ecgsignal.models import predict_proba
-    from ecgsignal.models.interpretable import fit_interpretable
-
     ds, beats = ctx.dataset, ctx.beats
     if ds.multilabel:
         raise ConfigError("the interpretable model takes single-label data")

@@ -49,6 +49,7 @@ from ecgsignal.evaluation.experiments._groups import (
 )
 from ecgsignal.evaluation.experiments.base import EXPERIMENTS, Experiment
 from ecgsignal.evaluation.experiments.similarity import paired_similarity, pairwise_similarity
+from ecgsignal.evaluation.experiments.similarity import profile_params as similarity_profile_params
 from ecgsignal.evaluation.results import make_table
 from ecgsignal.evaluation.similarity import SIMILARITY
 
@@ -174,6 +175,7 @@ EXPERIMENTS.register("consistency", Experiment(
     title="Experiment 2: self-consistency across model seeds",
     run=run_consistency,
     defaults=DEFAULTS,
+    profile_params=similarity_profile_params,  # the same measures as Experiment 1
     description="Similarity of each method's maps across models that differ only in their seed, "
                 "beside its similarity to the other methods; CIs resample models (pairs "
                 "rebuilt) and one shared beat set.",

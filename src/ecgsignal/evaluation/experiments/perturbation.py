@@ -47,7 +47,7 @@ Table columns: the common ones plus ``order`` (morf/lerf/random), ``replacement`
 a method is graded on its own perturbation (Occlusion's 40 ms zero-filled windows are exactly the
 40 ms patches zeroed here, so its map is nearly the MoRF oracle;
 :func:`~ecgsignal.attribution.graded_on_own_perturbation`). Such rows are kept out of
-rankings of methods (:func:`ecgsignal.run.summaries.areas`, ``exclude_own``).
+rankings of methods (:func:`ecgsignal.evaluation.summaries.areas`, ``exclude_own``).
 
 References
 ----------
@@ -65,6 +65,7 @@ import dataclasses
 import hashlib
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -90,6 +91,7 @@ from ecgsignal.evaluation.perturbation import (
     replace,
 )
 from ecgsignal.evaluation.results import make_table
+from ecgsignal.models import load_or_train, predict_proba
 
 __all__ = ["DEFAULTS", "RANDOM_RANKING", "area_rows", "class_beats", "oracle_name",
            "removal_probs", "roar_records", "run_perturbation"]
@@ -309,8 +311,6 @@ def _add_curves(ctx: ExperimentContext, model: Any, run: _ClassRun, method: str,
     ``orders`` maps ``morf``/``lerf``/``random`` to the (patch order, lead order) rankings;
     ``rank_by`` is the :data:`RANKINGS` entry they came from (``None`` for the random ranking).
     """
-    from ecgsignal.models import predict_proba
-
     ds = ctx.dataset
     fs, t_len, n_leads = ds.fs, ds.n_samples, ds.signals.shape[1]
     x = run.x
@@ -524,10 +524,6 @@ def roar_records(ctx: ExperimentContext, methods: Sequence[str], fractions: Sequ
         ``"random"``), per class and macro-averaged (``"all"``), ``fraction`` 0 (reference model)
         and each ``t``.
     """
-    from pathlib import Path
-
-    from ecgsignal.models import load_or_train, predict_proba
-
     REPLACEMENTS.get(how)
     ds = ctx.dataset
     model_seed = ctx.seeds[0]
@@ -585,11 +581,18 @@ def roar_records(ctx: ExperimentContext, methods: Sequence[str], fractions: Sequ
     return records
 
 
+def profile_params(p: Any) -> dict[str, Any]:
+    """What a run profile sets: fractions, replacements and whether to retrain (ROAR)."""
+    return {"fractions": list(p.fractions), "replacements": list(p.perturbation_replacements),
+            "roar": p.roar}
+
+
 EXPERIMENTS.register("perturbation", Experiment(
     name="perturbation",
     title="Experiment 4: perturbation (faithfulness)",
     run=run_perturbation,
     defaults=DEFAULTS,
+    profile_params=profile_params,
     description="Remove (lead × 40 ms) patches most/least relevant first (MoRF/LeRF) or at random, "
                 "replace them (zero, mean, interpolation, noise) and track class AUROC and mean "
                 "probability; area between the curves; whole-lead removal; optional ROAR.",

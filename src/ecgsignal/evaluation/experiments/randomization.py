@@ -98,6 +98,7 @@ from ecgsignal.evaluation.randomization import (
 from ecgsignal.evaluation.randomization import stages as stage_names
 from ecgsignal.evaluation.results import make_table
 from ecgsignal.evaluation.similarity import SIMILARITY, similarity
+from ecgsignal.tables import require_columns, select
 
 __all__ = ["DEFAULTS", "NORMALIZATIONS", "NULLS", "methods_not_converging", "normalize_maps",
            "null_method", "path_summary", "run_randomization"]
@@ -452,24 +453,20 @@ def methods_not_converging(df: pd.DataFrame, measure: str = "spearman_abs", cls:
     """
     if against not in ("null", "zero"):
         raise ConfigError(f"against must be 'null' or 'zero'; got {against!r}")
-    for col in ("method", "class", "measure", "order", "reference", "normalization",
-                "fully_randomized", "ci_low"):
-        if col not in df.columns:
-            raise DataError(f"the table lacks column {col!r}; is it Experiment 3's results?")
+    require_columns(df, ("method", "class", "measure", "order", "reference", "normalization",
+                         "fully_randomized", "ci_low"), hint="is it Experiment 3's results?")
     if against == "null" and "flag_excess" not in df.columns:
         raise DataError("the table has no matched-null columns (flag_excess); re-run "
                         "Experiment 3, or pass against='zero'")
     if order == "independent":
         raise ConfigError("'independent' never randomises the whole model; use a cascade order")
-    full = df["fully_randomized"].astype(str).str.lower() == "true"
-    sel = df[full & (df["measure"] == measure) & (df["class"].astype(str) == str(cls))
-             & (df["order"] == order) & (df["reference"] == "trained")
-             & (df["normalization"] == normalization)]
+    sel = select(df, fully_randomized=True, measure=measure, class_=cls, order=order,
+                 reference="trained", normalization=normalization)
     if sel.empty:
         raise DataError(f"no fully randomised rows for measure={measure!r}, class={cls!r}, "
                         f"order={order!r}, normalization={normalization!r}")
     if against == "null":
-        keep = sel["flag_excess"].astype(str).str.lower() == "true"
+        keep = sel["flag_excess"].fillna(False).astype(bool)
     else:
         keep = sel["ci_low"].astype(float) > 0
     cols = ["method", "value", "ci_low", "ci_high"] + [
@@ -494,12 +491,11 @@ def path_summary(df: pd.DataFrame, measure: str = "spearman_abs", cls: str = POO
         (mean similarity over stages 1 … L: 1 = the map never changes, 0 = it is gone from the
         first stage) and ``null_reached_stage`` (NaN: never reached, or a null itself).
     """
-    for col in ("auc", "null_reached_stage", "order", "reference", "measure", "class"):
-        if col not in df.columns:
-            raise DataError(f"the table lacks column {col!r}; re-run Experiment 3")
-    sel = df[(df["reference"] == "trained") & (df["measure"] == measure)
-             & (df["class"].astype(str) == str(cls)) & (df["normalization"] == normalization)
-             & df["auc"].notna()]
+    require_columns(df, ("auc", "null_reached_stage", "order", "reference", "measure", "class"),
+                    hint="re-run Experiment 3")
+    sel = select(df, reference="trained", measure=measure, class_=cls,
+                 normalization=normalization)
+    sel = sel[sel["auc"].notna()]
     if sel.empty:
         raise DataError(f"no path rows for measure={measure!r}, class={cls!r}, "
                         f"normalization={normalization!r}")
@@ -507,11 +503,18 @@ def path_summary(df: pd.DataFrame, measure: str = "spearman_abs", cls: str = POO
                 "null_reached_stage"]].reset_index(drop=True)
 
 
+def profile_params(p: Any) -> dict[str, Any]:
+    """What a run profile sets: its orders and weight draws; both normalisations."""
+    return {"orders": list(p.randomization_orders), "normalizations": ["raw", "abs_max"],
+            "draws": p.randomization_draws}
+
+
 EXPERIMENTS.register("randomization", Experiment(
     name="randomization",
     title="Experiment 3: model-parameter randomisation",
     run=run_randomization,
     defaults=DEFAULTS,
+    profile_params=profile_params,
     description="Similarity of each method's maps to the trained model's as the model's layers "
                 "are re-initialised (cascading top-down, bottom-up or independent), with "
                 "CIs over weight draws and beats; flags methods whose fully randomised "

@@ -40,6 +40,7 @@ from ecgsignal.evaluation.experiments.base import EXPERIMENTS, Experiment
 from ecgsignal.evaluation.measures import MEASURES
 from ecgsignal.evaluation.results import make_table
 from ecgsignal.evaluation.similarity import SIMILARITY, pearson, similarity
+from ecgsignal.tables import require_columns, select
 
 __all__ = ["DEFAULTS", "paired_similarity", "pairwise_similarity", "run_similarity",
            "similarity_matrix"]
@@ -200,15 +201,11 @@ def similarity_matrix(df: pd.DataFrame, measure: str = "spearman_abs", cls: str 
         Square frame indexed by ``method`` with one column per ``other``, both in the order the
         methods first appear in ``df``.
     """
-    for col in ("method", "other", "class", "measure", column):
-        if col not in df.columns:
-            raise DataError(f"the table lacks column {col!r}; is it Experiment 1's results?")
-    sel = df[(df["measure"] == measure) & (df["class"].astype(str) == str(cls))]
+    require_columns(df, ("method", "other", "class", "measure", column),
+                    hint="is it Experiment 1's results?")
+    sel = select(df, measure=measure, class_=cls)
     if sel.empty:
-        raise DataError(
-            f"no rows for measure={measure!r}, class={cls!r}; measures: "
-            f"{sorted(df['measure'].dropna().unique())}, classes: "
-            f"{list(dict.fromkeys(df['class'].dropna().astype(str)))}")
+        raise DataError(f"no rows for measure={measure!r} and class={cls!r} together")
     order: Sequence[str] = list(dict.fromkeys(sel["method"]))
     if sel.duplicated(["method", "other"]).any():
         raise DataError("the table holds several rows per (method, other) for this measure and "
@@ -217,11 +214,17 @@ def similarity_matrix(df: pd.DataFrame, measure: str = "spearman_abs", cls: str 
     return mat.reindex(index=order, columns=order)
 
 
+def profile_params(p: Any) -> dict[str, Any]:
+    """What a run profile sets: its ``similarity_measures``."""
+    return {"measures": list(p.similarity_measures)}
+
+
 EXPERIMENTS.register("similarity", Experiment(
     name="similarity",
     title="Experiment 1: inter-method similarity",
     run=run_similarity,
     defaults=DEFAULTS,
+    profile_params=profile_params,
     description="Pairwise similarity of the maps of every two methods (and controls) on the same "
                 "beats, averaged over the seeds' models, per class and pooled, with CIs over "
                 "models and beats.",

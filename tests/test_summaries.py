@@ -10,7 +10,7 @@ from exp_fakes import FakeContext, make_beats
 from ecgsignal.errors import DataError
 from ecgsignal.evaluation.experiments.similarity import run_similarity
 from ecgsignal.evaluation.similarity import similarity
-from ecgsignal.run.summaries import (
+from ecgsignal.evaluation.summaries import (
     areas,
     ci_table,
     closer_to_controls,

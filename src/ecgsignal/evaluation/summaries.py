@@ -2,7 +2,9 @@
 
 Each function reads an experiment's tidy table (or, for :func:`similarity_to_others`, the cached
 maps of the context) and returns a small tidy frame with 95 % percentile-bootstrap CIs, so a
-chapter notebook only calls, plots and glues.
+chapter notebook only calls, plots and glues. :func:`similarity_to_others` computes new bootstrap
+statistics, so, like every experiment, it saves its table beside its config when given
+``out_dir`` (:func:`~ecgsignal.evaluation.experiments.base.cached_table`).
 
 References
 ----------
@@ -16,13 +18,21 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ecgsignal.attribution import graded_on_own_perturbation
+from ecgsignal.attribution import CONTROLS, graded_on_own_perturbation
 from ecgsignal.errors import DataError
+from ecgsignal.evaluation.crossed import crossed_ci
+from ecgsignal.evaluation.experiments._groups import check_names, class_groups
+from ecgsignal.evaluation.experiments.base import cached_table
+from ecgsignal.evaluation.experiments.consistency import comparison_methods
+from ecgsignal.evaluation.experiments.similarity import pairwise_similarity, similarity_matrix
+from ecgsignal.evaluation.similarity import SIMILARITY
+from ecgsignal.tables import require_columns, select
 
 __all__ = [
     "areas",
@@ -37,11 +47,12 @@ __all__ = [
     "similarity_to_others",
 ]
 
+OTHERS_DIR = "similarity_to_others"
+"""Folder (under a results folder) of the saved :func:`similarity_to_others` table."""
+
 
 def _need(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise DataError(f"the table lacks columns {missing}; is it {what}?")
+    require_columns(df, cols, hint=f"is it {what}?")
 
 
 def format_ci(value: float, low: float, high: float, digits: int = 2) -> str:
@@ -84,7 +95,8 @@ def ci_table(df: pd.DataFrame, index: str = "method", columns: str = "class",
 
 
 def similarity_to_others(ctx: Any, measures: Sequence[str] = ("spearman_abs",), *,
-                         methods: Sequence[str] | None = None) -> pd.DataFrame:
+                         methods: Sequence[str] | None = None,
+                         out_dir: str | Path | None = None, force: bool = False) -> pd.DataFrame:
     """Each method's mean similarity to every other method, per beat, with bootstrap CIs.
 
     For method *m* and beat *i*, the score is the mean over the comparison methods (every other
@@ -104,6 +116,13 @@ def similarity_to_others(ctx: Any, measures: Sequence[str] = ("spearman_abs",), 
         Names in :data:`ecgsignal.evaluation.similarity.SIMILARITY`.
     methods:
         Subset of ``ctx.methods`` (default: all of them, controls included).
+    out_dir:
+        A results folder (a chapter's ``ch.out_dir``): the table is saved in
+        ``out_dir/similarity_to_others/`` beside its config (the context's config, the measures
+        and methods), and read back by a rerun with the same config. ``None``: computed, not
+        saved (the context then needs no ``config()``).
+    force:
+        Recompute even when a saved table matches.
 
     Returns
     -------
@@ -113,13 +132,6 @@ def similarity_to_others(ctx: Any, measures: Sequence[str] = ("spearman_abs",), 
         averaged) and ``n_models``. As in Experiment 1, the value is the mean over every model of
         the context and the beats, and the CI resamples models and one shared beat set.
     """
-    from ecgsignal.attribution import CONTROLS
-    from ecgsignal.evaluation.crossed import crossed_ci
-    from ecgsignal.evaluation.experiments._groups import check_names, class_groups
-    from ecgsignal.evaluation.experiments.consistency import comparison_methods
-    from ecgsignal.evaluation.experiments.similarity import pairwise_similarity
-    from ecgsignal.evaluation.similarity import SIMILARITY
-
     meas = check_names(list(measures), SIMILARITY, "measures")
     all_methods = list(dict.fromkeys(ctx.methods))
     names = all_methods if methods is None else list(dict.fromkeys(methods))
@@ -127,6 +139,15 @@ def similarity_to_others(ctx: Any, measures: Sequence[str] = ("spearman_abs",), 
     if unknown or len(names) < 2:
         raise DataError(f"methods must be at least two of the context's methods {all_methods}; "
                         f"got {names}")
+    if out_dir is None:
+        return _similarity_to_others(ctx, meas, names)
+    config = {"summary": OTHERS_DIR, "context": ctx.config(),
+              "params": {"measures": list(meas), "methods": names}}
+    return cached_table(Path(out_dir) / OTHERS_DIR, config,
+                        lambda: _similarity_to_others(ctx, meas, names), force=force)
+
+
+def _similarity_to_others(ctx: Any, meas: list[str], names: list[str]) -> pd.DataFrame:
     seeds = list(dict.fromkeys(int(s) for s in ctx.seeds))
     per_model = [{m: ctx.attributions(m, seed=s) for m in names} for s in seeds]
     beats = ctx.beats
@@ -185,15 +206,12 @@ def closer_to_controls(similarity: pd.DataFrame, others: pd.DataFrame,
         the mean to the others) and ``clearly_closer`` (the control's CI lies entirely above the
         others' CI).
     """
-    from ecgsignal.attribution import CONTROLS
-
     _need(similarity, ("method", "other", "class", "measure", "value", "ci_low", "ci_high"),
           "Experiment 1's table")
     _need(others, ("method", "class", "measure", "value", "ci_low", "ci_high"),
           "the table of similarity_to_others")
-    sel = similarity[(similarity["measure"] == measure)
-                     & (similarity["class"].astype(str) == str(cls))]
-    oth = others[(others["measure"] == measure) & (others["class"].astype(str) == str(cls))]
+    sel = select(similarity, measure=measure, class_=cls)
+    oth = select(others, measure=measure, class_=cls)
     if sel.empty or oth.empty:
         raise DataError(f"no rows for measure={measure!r}, class={cls!r}")
     ctrl = [c for c in (controls if controls is not None else CONTROLS) if c in set(sel["other"])]
@@ -243,8 +261,6 @@ def measure_agreement(similarity: pd.DataFrame, cls: str = "all",
         Square measure × measure frame of Spearman ρ (1 on the diagonal); NaN when fewer than
         three pairs are finite.
     """
-    from ecgsignal.evaluation.experiments.similarity import similarity_matrix
-
     _need(similarity, ("method", "other", "class", "measure", "value"), "Experiment 1's table")
     measures = list(dict.fromkeys(similarity["measure"].dropna()))
     if not measures:
@@ -281,8 +297,7 @@ def methods_above_chance(localization: pd.DataFrame, measure: str = "mass_accura
     """
     _need(localization, ("method", "class", "measure", "mask", "value", "ci_low", "ci_high",
                          "chance"), "Experiment 5's table")
-    sel = localization[(localization["measure"] == measure) & (localization["mask"] == mask)
-                       & (localization["class"].astype(str) == str(cls))]
+    sel = select(localization, measure=measure, mask=mask, class_=cls)
     if sel.empty:
         raise DataError(f"no rows for measure={measure!r}, mask={mask!r}, class={cls!r}")
     out = sel[["method", "value", "ci_low", "ci_high", "chance"]].copy()
@@ -311,8 +326,7 @@ def ranked_pairs(similarity: pd.DataFrame, measure: str = "spearman_abs", cls: s
     """
     _need(similarity, ("method", "other", "class", "measure", "value", "ci_low", "ci_high"),
           "Experiment 1's table")
-    sel = similarity[(similarity["measure"] == measure)
-                     & (similarity["class"].astype(str) == str(cls))]
+    sel = select(similarity, measure=measure, class_=cls)
     if sel.empty:
         raise DataError(f"no rows for measure={measure!r}, class={cls!r}")
     order = list(dict.fromkeys(sel["method"]))
@@ -346,13 +360,11 @@ def randomization_endpoints(randomization: pd.DataFrame, measure: str = "spearma
     _need(randomization, ("method", "class", "measure", "order", "stage", "reference",
                           "normalization", "fully_randomized", "value", "ci_low", "ci_high"),
           "Experiment 3's table")
-    sel = randomization[(randomization["measure"] == measure)
-                        & (randomization["class"].astype(str) == str(cls))
-                        & (randomization["normalization"] == normalization)]
+    sel = select(randomization, measure=measure, class_=cls, normalization=normalization)
     if sel.empty:
         raise DataError(f"no rows for measure={measure!r}, class={cls!r}, "
                         f"normalization={normalization!r}")
-    full = sel["fully_randomized"].astype(str).str.lower() == "true"
+    full = sel["fully_randomized"].fillna(False).astype(bool)
     parts = []
     for order in dict.fromkeys(sel.loc[full, "order"]):
         d = sel[full & (sel["order"] == order) & (sel["reference"] == "trained")]
@@ -400,17 +412,16 @@ def areas(perturbation: pd.DataFrame, measure: str = "mean_prob", kind: str = "a
     _need(perturbation, ("method", "class", "measure", "unit", "replacement", "value", "ci_low",
                          "ci_high"), "Experiment 4's table")
     name = f"{kind}_{measure}"
-    sel = perturbation[(perturbation["measure"] == name) & (perturbation["unit"] == unit)
-                       & (perturbation["class"].astype(str) == str(cls))]
+    sel = select(perturbation, measure=name, unit=unit, class_=cls)
     if "ranking" in sel.columns:
-        sel = sel[sel["ranking"].astype(str) == ranking]
+        sel = sel[sel["ranking"] == ranking]
     if sel.empty:
         raise DataError(f"no rows for measure={name!r}, unit={unit!r}, class={cls!r}, "
                         f"ranking={ranking!r}")
     out = sel[["method", "replacement", "value", "ci_low", "ci_high"]].copy()
     out["positive"] = out["ci_low"].astype(float) > 0
     if "own_perturbation" in sel.columns:
-        out["own_perturbation"] = sel["own_perturbation"].astype(str).eq("True").to_numpy()
+        out["own_perturbation"] = sel["own_perturbation"].fillna(False).astype(bool).to_numpy()
     else:
         out["own_perturbation"] = [graded_on_own_perturbation(m, r, unit)
                                    for m, r in zip(out["method"], out["replacement"])]
