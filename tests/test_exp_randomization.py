@@ -247,3 +247,26 @@ def test_profiles_set_the_weight_draws():
                              "randomization")["draws"] == 3
     with pytest.raises(ConfigError, match="randomization_draws"):
         load_profile("smoke", randomization_draws=0)
+
+
+def test_weight_draws_in_worker_processes_give_the_same_table(tiny_context):
+    """ctx.workers > 1 walks the draws in spawn workers (one torch thread each): same table as
+    walking them here with one thread."""
+    import dataclasses
+
+    import torch
+
+    params = {"methods": ["saliency", "smoothgrad", "input_x_gradient"], "draws": 2,
+              "orders": ["top_down", "independent"]}
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        here = run_randomization(tiny_context, params)
+    finally:
+        torch.set_num_threads(before)
+    workers = dataclasses.replace(tiny_context, workers=2)
+    workers.__dict__.update({k: v for k, v in tiny_context.__dict__.items()
+                             if k in ("beats", "baselines", "_models", "store")})
+    pd.testing.assert_frame_equal(here, run_randomization(workers, params))
+    with pytest.raises(ConfigError, match="workers"):
+        dataclasses.replace(tiny_context, workers=0)

@@ -9,6 +9,7 @@ the beats an experiment explains (correctly classified positives of each class i
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -19,7 +20,7 @@ from torch import nn
 from ecgsignal.attribution import METHODS, attribute, make_baselines
 from ecgsignal.config import to_dict
 from ecgsignal.data.dataset import ECGDataset
-from ecgsignal.errors import DataError
+from ecgsignal.errors import ConfigError, DataError
 from ecgsignal.evaluation.store import AttributionStore
 from ecgsignal.models import (
     TrainConfig,
@@ -30,6 +31,7 @@ from ecgsignal.models import (
 )
 from ecgsignal.models.checkpoints import dataset_fingerprint
 from ecgsignal.models.cnn import ModelConfig
+from ecgsignal.validation import check_int
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,20 @@ class BeatSelection:
         return np.asarray(self.class_names, dtype=object)[self.target]
 
 
+def default_workers() -> int:
+    """``$ECGSIGNAL_WORKERS`` (a positive integer; the book runner sets it), else 1."""
+    env = os.environ.get("ECGSIGNAL_WORKERS", "").strip()
+    if not env:
+        return 1
+    try:
+        n = int(env)
+    except ValueError as exc:
+        raise ConfigError(f"ECGSIGNAL_WORKERS must be a positive integer, got {env!r}") from exc
+    if n < 1:
+        raise ConfigError(f"ECGSIGNAL_WORKERS must be a positive integer, got {env!r}")
+    return n
+
+
 @dataclass
 class ExperimentContext:
     """The shared inputs of the five experiments (see PROTOCOLS.md).
@@ -66,6 +82,10 @@ class ExperimentContext:
         Correctly classified positives per class that are explained.
     seed:
         Seed of every sampling choice (beats, baselines, bootstrap, randomisation).
+    workers:
+        Worker processes an experiment may spread independent work over (Experiment 3's weight
+        draws); default ``$ECGSIGNAL_WORKERS`` or 1. Not part of :meth:`config`: results do not
+        depend on it (on CPU, up to float rounding of the thread count).
     """
 
     dataset: ECGDataset
@@ -80,8 +100,10 @@ class ExperimentContext:
     n_baselines: int = 32
     cache_dir: Path | None = None
     progress: bool = True
+    workers: int = field(default_factory=lambda: default_workers())
 
     def __post_init__(self) -> None:
+        self.workers = check_int(self.workers, "workers", minimum=1)
         if self.dataset.split is None:
             raise DataError("the experiment dataset needs a train/val/test split")
         if not self.seeds:

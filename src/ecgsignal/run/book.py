@@ -397,8 +397,12 @@ def run_book(
                    kernel_name, stamps[c])) for c in wave] for wave in plan_waves(todo)]
     threads = os.environ.get("OMP_NUM_THREADS") or str(threads_per_kernel(jobs))
     try:
-        done.update(run_jobs(_run_chapter, waves, jobs, env={"OMP_NUM_THREADS": threads},
-                             on_done=finished))
+        # ECGSIGNAL_WORKERS: an experiment with independent parts (Experiment 3's weight draws)
+        # spreads them over `jobs` processes, so a long chapter uses the cores that the other
+        # kernel leaves idle once the short chapters are done
+        env = {"OMP_NUM_THREADS": threads,
+               "ECGSIGNAL_WORKERS": os.environ.get("ECGSIGNAL_WORKERS") or str(jobs)}
+        done.update(run_jobs(_run_chapter, waves, jobs, env=env, on_done=finished))
     finally:
         if bar is not None:
             bar.close()

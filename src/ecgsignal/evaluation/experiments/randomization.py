@@ -71,33 +71,30 @@ LNCS 11700.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ecgsignal.errors import ConfigError, DataError
-from ecgsignal.evaluation._utils import abs_rank_rows, row_pearson
 from ecgsignal.evaluation.context import ExperimentContext
-from ecgsignal.evaluation.crossed import crossed_ci, holm, partial_spearman_ranks
+from ecgsignal.evaluation.crossed import crossed_ci, holm
 from ecgsignal.evaluation.experiments._groups import (
     POOLED,
     check_names,
     class_groups,
     context_methods,
 )
+from ecgsignal.evaluation.experiments._randomization_walk import DrawJob, Scorer, walk_draws
 from ecgsignal.evaluation.experiments.base import EXPERIMENTS, Experiment
 from ecgsignal.evaluation.randomization import (
     BN_POLICIES,
     GRANULARITIES,
     ORDERS,
-    iter_randomized,
-    randomized_stages,
 )
 from ecgsignal.evaluation.randomization import stages as stage_names
 from ecgsignal.evaluation.results import make_table
-from ecgsignal.evaluation.similarity import SIMILARITY, similarity
+from ecgsignal.evaluation.similarity import SIMILARITY
 from ecgsignal.tables import require_columns, select
 
 __all__ = ["DEFAULTS", "NORMALIZATIONS", "NULLS", "methods_not_converging", "normalize_maps",
@@ -229,108 +226,64 @@ def run_randomization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Data
         return attribute(net, beats.x, beats.target, method, seed=seed,
                          baselines=ctx.baselines, device=ctx.device, fs=ctx.dataset.fs)
 
-    # A randomised network is fixed by the set of stages re-drawn (stage i always draws from
-    # (seed + draw, i)), so orders share networks: top_down k=L is bottom_up k=L, independent
-    # k=1 is top_down k=1 and independent k=L is bottom_up k=1. Their maps are computed once and
-    # dropped after their last use; deterministic methods' stage-0 "fresh noise" map is the
-    # trained map itself. Same numbers, fewer attribution calls (issue 7).
+    # Stage 0 (the trained model) is shared by every draw and scored here; the randomised
+    # stages are walked draw by draw (_randomization_walk: orders share networks, each map is
+    # ranked once), in worker processes when ctx.workers > 1. Same numbers either way.
     n_stages = len(stage_names(model, granularity))
     spec_stochastic = {m: METHODS.get(m).stochastic for m in methods}
 
-    def stage_set(order: str, k: int) -> frozenset[int]:
-        return frozenset(randomized_stages(n_stages, k, order))
-
-    left = Counter(stage_set(o, k) for o in orders for k in range(1, n_stages + 1))
-    left = Counter({(key, m): n for key, n in left.items() for m in methods})
-    memo: dict[tuple[frozenset[int], str], list[np.ndarray]] = {}
-
-    def stage_maps(order: str, k: int, nets: list[Any], method: str) -> list[np.ndarray]:
-        key = (stage_set(order, k), method)
-        maps = memo.pop(key, None)
-        if maps is None:
-            maps = [maps_of(net, method, draw_noise_seed(d)) for d, net in enumerate(nets)]
-        left[key] -= 1
-        if left[key] > 0:
-            memo[key] = maps
-        return maps
-
     fresh_trained: dict[str, np.ndarray] = {}
 
-    def fresh_noise_map(net: Any, method: str) -> np.ndarray:
+    def fresh_noise_map(method: str) -> np.ndarray:
         if not spec_stochastic[method] or noise_seed == ctx.attribution_seed(model_seed):
             return trained[method]
         if method not in fresh_trained:
-            fresh_trained[method] = maps_of(net, method, noise_seed)
+            fresh_trained[method] = maps_of(model, method, noise_seed)
         return fresh_trained[method]
 
     keys = [(norm, meas) for norm in norms for meas in measures]
     partial = bool(p["input_reference"]) and "spearman_abs" in measures
-    # scores[(order, k, reference)][method]: (draws, n beats, len(keys)) per-beat similarities
-    scores: dict[tuple[str, int, str], dict[str, np.ndarray]] = {}
-    names: dict[tuple[str, int], str] = {}
-
-    # Ranks of |map| are computed once per map and reused by every comparison that needs them:
-    # spearman_abs under either normalisation (|a| / max|a| keeps the order of |a| exactly: two
-    # distinct float32 values stay distinct after one float64 division) and the partial
-    # Spearman. The reference ranks (trained maps, |x|) are computed once per method.
-    rank_memo: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-    def abs_ranks(a: np.ndarray) -> np.ndarray:
-        hit = rank_memo.get(id(a))
-        if hit is None or hit[0] is not a:
-            hit = (a, abs_rank_rows(a))
-            rank_memo[id(a)] = hit
-        return hit[1]
-
-    def score(ref: np.ndarray, maps: list[np.ndarray]) -> np.ndarray:
-        cols = []
-        for norm, meas in keys:
-            if meas == "spearman_abs":
-                rr = abs_ranks(ref)
-                cols.append(np.stack([row_pearson(rr, abs_ranks(a)) for a in maps]))
-                continue
-            ra = normalize_maps(ref, norm)
-            cols.append(np.stack([np.asarray(similarity(ra, normalize_maps(a, norm), meas),
-                                             dtype=np.float64) for a in maps]))
-        return np.stack(cols, axis=-1)
-
+    scorer = Scorer(keys, normalize_maps)
+    job = DrawJob(model=model, x=beats.x, target=beats.target, baselines=ctx.baselines,
+                  device=ctx.device, fs=ctx.dataset.fs, trained=trained, methods=methods,
+                  orders=orders, n_stages=n_stages, seed=rseed, bn=bn, granularity=granularity,
+                  keys=keys, input_reference=bool(p["input_reference"]), partial=partial,
+                  noise_seeds=[draw_noise_seed(d) for d in range(draws)])
     bar = None
     if ctx.progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(desc="randomization", unit="map")
+        bar = tqdm(total=draws, desc="randomization draws", unit="draw")
+    per_draw = walk_draws(job, draws, normalize_maps, workers=ctx.workers,
+                          on_draw=None if bar is None else (lambda d: bar.update(1)))
+    if bar is not None:
+        bar.close()
+
+    # scores[(order, k, reference)][method]: (draws, n beats, len(keys)) per-beat similarities
+    scores: dict[tuple[str, int, str], dict[str, np.ndarray]] = {}
+    names: dict[tuple[str, int], str] = {}
     for order in orders:
-        walks = [iter_randomized(model, order, seed=rseed + d, bn=bn, granularity=granularity)
-                 for d in range(draws)]
-        for steps in zip(*walks):
-            k, name = steps[0][0], steps[0][1]
-            names[(order, k)] = name
+        stage_list = stage_names(model, granularity)
+        for k in range(n_stages + 1):
+            # the stage iter_randomized re-draws last (or alone, for independent) at step k
+            names[(order, k)] = ("trained" if k == 0 else
+                                 stage_list[n_stages - k if order == "bottom_up" else k - 1])
             for m in methods:
                 if k == 0:
                     maps = [trained[m]]
-                    scores.setdefault((order, 0, "trained"), {})[m] = score(trained[m], maps)
+                    scores.setdefault((order, 0, "trained"), {})[m] = scorer.score(trained[m],
+                                                                                   maps)
                     if p["fresh_noise"]:
-                        scores.setdefault((order, 0, "trained_fresh_noise"), {})[m] = score(
-                            trained[m], [fresh_noise_map(steps[0][2], m)])
-                else:
-                    maps = stage_maps(order, k, [net for _, _, net in steps], m)
-                    scores.setdefault((order, k, "trained"), {})[m] = score(trained[m], maps)
-                if p["input_reference"]:
-                    scores.setdefault((order, k, "input"), {})[m] = score(x_abs, maps)
-                if partial and k > 0:
-                    ps = np.stack([partial_spearman_ranks(abs_ranks(trained[m]), abs_ranks(a),
-                                                          abs_ranks(beats.x)) for a in maps])
-                    scores.setdefault((order, k, "trained_partial_input"), {})[m] = (
-                        np.repeat(ps[:, :, None], len(keys), axis=2))
-                if bar is not None:
-                    bar.update(len(maps))
-            # this stage's maps are scored: keep only the references' ranks (a map shared with
-            # a later order is ranked again there; holding every stage's ranks costs ~200 MB each)
-            keep = {id(trained[m]) for m in methods} | {id(x_abs), id(beats.x)}
-            for key_ in [k_ for k_ in rank_memo if k_ not in keep]:
-                del rank_memo[key_]
-    if bar is not None:
-        bar.close()
+                        scores.setdefault((order, 0, "trained_fresh_noise"), {})[m] = (
+                            scorer.score(trained[m], [fresh_noise_map(m)]))
+                    if p["input_reference"]:
+                        scores.setdefault((order, 0, "input"), {})[m] = scorer.score(x_abs, maps)
+                    continue
+                refs = ["trained"] + (["input"] if p["input_reference"] else []) + (
+                    ["trained_partial_input"] if partial else [])
+                for ref in refs:
+                    scores.setdefault((order, k, ref), {})[m] = np.stack(
+                        [got[(order, k, ref, m)] for got in per_draw])
     records = _records(scores, names, methods, nulls, keys, groups, n_stages, ctx)
     return make_table(records)
 
