@@ -24,12 +24,14 @@ from ecgsignal.run.bench import (
     bench_model,
     chapter_profile,
     chapter_times,
+    chapters_section,
     compare_devices,
     format_chapters,
     format_table,
     interleaved,
     method_profile,
     naive_attribute,
+    profile_highlights,
     run_bench,
     summary_rows,
 )
@@ -192,9 +194,16 @@ def test_chapter_profile_splits_wall_time_into_kernel_stages_and_other(tmp_path)
     assert list(meth.index) == ["integrated_gradients", "saliency"]  # 12's 9 s not finished
     assert meth.loc["saliency", "seconds"] == pytest.approx(3.0)
     assert meth.loc["saliency", "calls"] == 2 and meth.loc["saliency", "chapters"] == 1
-    text = format_chapters(__import__("ecgsignal.run.bench", fromlist=["x"]).chapters_section(
-        directory=tmp_path))
+    section = chapters_section(directory=tmp_path)
+    text = format_chapters(section)
     assert "04_similarity" in text and "integrated_gradients" in text and "total" in text
+    hi = profile_highlights(section)
+    assert hi["perf_book_chapters"] == "2" and hi["perf_book_minutes"] == f"{80 / 60:.1f}"
+    assert hi["perf_book_top"] == "04_similarity" and hi["perf_book_top_share"] == "62"
+    assert hi["perf_book_training_share"] == "25" and hi["perf_book_top_method"] == \
+        "integrated_gradients"
+    none = profile_highlights(chapters_section(directory=tmp_path / "none"))
+    assert none["perf_book_minutes"] == "n/a" and "make book" in none["perf_book_note"]
 
 
 def test_chapter_profile_without_logs_says_how_to_make_them(tmp_path, capsys):
@@ -206,6 +215,23 @@ def test_chapter_profile_without_logs_says_how_to_make_them(tmp_path, capsys):
     assert main(["bench", "--sections", "chapters", "--profile", "no_such_profile",
                  "--out", str(tmp_path / "b.json")]) == 2
     assert "ecgsignal book run --profile no_such_profile" in capsys.readouterr().err
+
+
+def test_load_bench_reads_a_saved_run_and_formats_it(tmp_path):
+    from ecgsignal.run.bench import load_bench, load_gpu_bench, machine_table, ratio_table
+
+    small = BenchConfig(sections=("generator",), n_generator=20)
+    saved = run_bench(small)
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(saved))
+    res, source = load_bench(path)
+    assert res["generator"]["n"] == 20 and "bench.json" in source
+    assert list(ratio_table(res)["item"]) == ["synthetic beats"]
+    assert "torch_threads" in machine_table(res).index
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ConfigError, match="not a bench results JSON"):
+        load_bench(tmp_path / "bad.json")
+    assert load_gpu_bench(tmp_path / "none.json") is None
 
 
 def test_compare_devices_cpu_against_cpu():

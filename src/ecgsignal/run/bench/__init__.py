@@ -45,6 +45,7 @@ from ecgsignal.run.bench.chapters import (
     chapters_section,
     format_chapters,
     method_profile,
+    profile_highlights,
     timings_dir,
 )
 from ecgsignal.run.bench.cli import config_from_args, main
@@ -62,10 +63,12 @@ from ecgsignal.run.bench.naive import NAIVE_LOOPS, naive_attribute, per_beat
 from ecgsignal.run.bench.report import (
     format_table,
     load_bench,
+    load_gpu_bench,
     machine_line,
     machine_table,
     ratio_table,
     run_bench,
+    scale_highlights,
     summary_rows,
 )
 from ecgsignal.run.bench.sections import (
@@ -81,7 +84,7 @@ __all__ = [
     "SECTIONS", "TOLERANCE", "add_ceilings", "bench_efficiency", "bench_engine", "bench_model",
     "bench_randomization", "bench_threads", "chapter_profile", "chapter_tables", "chapter_times",
     "chapters_section", "compare_devices", "config_from_args", "format_chapters", "format_table",
-    "interleaved", "load_bench", "machine_info", "machine_line", "machine_table", "main",
-    "method_profile", "naive_attribute", "per_beat", "per_row_costs", "ratio_table", "run_bench",
+    "interleaved", "load_bench", "load_gpu_bench", "scale_highlights", "machine_info", "machine_line", "machine_table", "main",
+    "method_profile", "naive_attribute", "profile_highlights", "per_beat", "per_row_costs", "ratio_table", "run_bench",
     "summary_rows", "timings_dir", "_beats",
 ]

@@ -27,7 +27,7 @@ from ecgsignal.errors import ConfigError
 from ecgsignal.timing import KINDS, read_timings
 
 __all__ = ["COLUMNS", "chapter_profile", "chapter_tables", "chapter_times", "chapters_section",
-           "format_chapters", "method_profile", "timings_dir"]
+           "format_chapters", "method_profile", "profile_highlights", "timings_dir"]
 
 STAGES: tuple[str, ...] = ("data", "training", "attribution", "experiment", "bootstrap")
 COLUMNS: tuple[str, ...] = ("wall", "kernel", *STAGES, "other")
@@ -220,3 +220,38 @@ def format_chapters(section: dict[str, Any]) -> str:
         lines.append(f"{str(m):<26}{r['seconds']:>10.1f}{int(r['calls']):>8}"
                      f"{int(r['chapters']):>10}")
     return "\n".join(lines)
+
+
+def profile_highlights(section: dict[str, Any]) -> dict[str, str]:
+    """The profile's figures for a chapter's prose, formatted (``"n/a"`` without logs).
+
+    Returns
+    -------
+    dict
+        ``perf_book_chapters`` (finished chapters), ``perf_book_minutes`` (sum of their wall
+        times), ``perf_book_top`` / ``perf_book_top_share`` (the longest chapter, % of the sum),
+        ``perf_book_<stage>_share`` for kernel, training, attribution, experiment, bootstrap and
+        other (% of the sum), ``perf_book_top_method`` and ``perf_book_note`` (what the figures
+        are, or why there are none).
+    """
+    parts = ("kernel", *STAGES, "other")
+    out = {k: "n/a" for k in ("perf_book_chapters", "perf_book_minutes", "perf_book_top",
+                              "perf_book_top_share", "perf_book_top_method",
+                              *(f"perf_book_{p}_share" for p in parts))}
+    if "error" in section:
+        out["perf_book_note"] = section["error"]
+        return out
+    stages, methods = chapter_tables(section)
+    chapters = stages.drop(index="total")
+    total = float(stages.loc["total", "wall"])
+    top = chapters["wall"].idxmax()
+    out.update(perf_book_chapters=str(len(chapters)), perf_book_minutes=f"{total / 60:.1f}",
+               perf_book_top=str(top),
+               perf_book_top_share=f"{100 * chapters.loc[top, 'wall'] / total:.0f}")
+    for p in parts:
+        out[f"perf_book_{p}_share"] = f"{100 * float(stages.loc['total', p]) / total:.0f}"
+    if not methods.empty:
+        out["perf_book_top_method"] = str(methods.index[0])
+    out["perf_book_note"] = (f"the chapters' wall times of the last `{section['profile']}` run, "
+                             "summed")
+    return out

@@ -26,7 +26,7 @@ from ecgsignal.run.bench.sections import (
     bench_threads,
 )
 
-__all__ = ["format_table", "load_bench", "machine_line", "machine_table", "ratio_table", "run_bench",
+__all__ = ["format_table", "load_bench", "load_gpu_bench", "scale_highlights", "machine_line", "machine_table", "ratio_table", "run_bench",
            "summary_rows"]
 
 
@@ -229,3 +229,23 @@ def ratio_table(res: dict[str, Any]) -> pd.DataFrame:
     rows["value"] = [f"{v:,.0f}" if u == "beats/s" else f"{v:.2f}"
                      for v, u in zip(rows["value"], rows["unit"])]
     return rows[["section", "item", "value", "unit", "target", "ok", "detail", "note"]]
+
+
+def load_gpu_bench(path: str | os.PathLike | None = None) -> dict[str, Any] | None:
+    """The GPU run of ``scripts/gpu_check.sh`` (default ``results/gpu/bench_cuda.json``), or
+    ``None`` when there is none (no CUDA machine was available)."""
+    from ecgsignal.run.chapter import results_root
+
+    p = Path(path) if path else results_root() / "gpu" / "bench_cuda.json"
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def scale_highlights(scale: pd.DataFrame) -> dict[str, str]:
+    """The first row of a :func:`~ecgsignal.run.scale.scale_table` for the prose
+    (``perf_hours_one_model``, ``perf_ms_per_beat``, ``perf_n_methods``; ``"n/a"`` if empty)."""
+    if scale.empty:
+        return {"perf_hours_one_model": "n/a", "perf_ms_per_beat": "n/a", "perf_n_methods": "0"}
+    first = scale.iloc[0]
+    return {"perf_hours_one_model": f"{first['hours, 1 model']:.1f}",
+            "perf_ms_per_beat": f"{first['ms per beat (all methods)']:.1f}",
+            "perf_n_methods": str(int(first["methods"]))}
