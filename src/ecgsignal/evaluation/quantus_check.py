@@ -34,12 +34,12 @@ import torch
 from torch import nn
 
 from ecgsignal.errors import ConfigError, DataError
+from ecgsignal.evaluation._utils import rank_rows, row_pearson
 from ecgsignal.evaluation.randomization import (
     iter_randomized,
     reinitialize_,
     stage_modules,
 )
-from ecgsignal.evaluation._utils import rank_rows, row_pearson
 from ecgsignal.evaluation.similarity import spearman_abs
 
 __all__ = [
