@@ -125,3 +125,18 @@ def test_engine_folds_by_default_and_leaves_the_model_alone(nets, beats, method)
     assert np.abs(on - off).max() <= RTOL_PEAK * np.abs(off).max()
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     assert isinstance(net.stem_bn, nn.BatchNorm1d)
+
+
+def test_folded_copy_is_reused_until_the_network_changes():
+    from ecgsignal.models.folding import folded_cached
+
+    net = _trained_like(1)
+    first = folded_cached(net)
+    assert folded_cached(net) is first
+    with torch.no_grad():
+        net.blocks[0].bn1.running_var.mul_(2.0)  # in place: a new version
+    second = folded_cached(net)
+    assert second is not first
+    x = torch.randn(3, 12, 300)
+    with torch.no_grad():
+        assert torch.allclose(second(x), net.eval()(x), atol=1e-5 * float(net(x).abs().max()))

@@ -37,7 +37,7 @@ from ecgsignal.attribution.passes import pass_rows
 from ecgsignal.attribution.registry import METHODS, MethodContext, MethodSpec, available
 from ecgsignal.data.dataset import validate_signals
 from ecgsignal.errors import ConfigError, DataError, UnknownNameError
-from ecgsignal.models.folding import fold_batchnorm
+from ecgsignal.models.folding import folded_cached
 from ecgsignal.timing import stage
 
 GRAD_ROWS = 256
@@ -324,7 +324,7 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, target: int | np.n
             torch.enable_grad(), _quiet_captum():
         if fold_bn and method in FOLD_EXACT and not any(
                 isinstance(v, (nn.Module, str)) for k, v in options.items() if k == "layer"):
-            work = fold_batchnorm(work) or work  # a folded copy; the caller's model untouched
+            work = folded_cached(work) or work  # a folded copy; the caller's model untouched
         n_classes = _n_classes(work, beats[:1].to(dev))
         targets = _as_targets(target, n, n_classes)
         base_dev = None if base is None else base.to(dev)

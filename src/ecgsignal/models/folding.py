@@ -21,7 +21,9 @@ import copy
 import torch
 from torch import nn
 
-__all__ = ["batchnorm_pairs", "fold_batchnorm"]
+__all__ = ["batchnorm_pairs", "fold_batchnorm", "folded_cached"]
+
+_LAST: list = []  # [(key, folded copy)]: the last folded network, reused while unchanged
 
 
 _PAIRS: dict[tuple, list[tuple[str, str]] | None] = {}
@@ -111,3 +113,22 @@ def fold_batchnorm(model: nn.Module) -> nn.Module | None:
     for p in work.parameters():
         p.requires_grad_(False)
     return work.eval()
+
+
+def _state_key(model: nn.Module) -> tuple:
+    """Identity and version of every tensor: any in-place change (a re-initialised layer, an
+    optimiser step, ``load_state_dict``) bumps a version counter and so changes the key."""
+    tensors = [*model.parameters(), *model.buffers()]
+    return (id(model), tuple((t.data_ptr(), t._version, t.device.type) for t in tensors))
+
+
+def folded_cached(model: nn.Module) -> nn.Module | None:
+    """:func:`fold_batchnorm`, reusing the last folded copy while ``model`` is unchanged
+    (the same object, no tensor modified in place since): repeated attribution calls on one
+    network fold it once."""
+    key = _state_key(model)
+    if _LAST and _LAST[0][0] == key:
+        return _LAST[0][1]
+    folded = fold_batchnorm(model)
+    _LAST[:] = [(key, folded)]
+    return folded
