@@ -10,6 +10,10 @@ import pytest
 
 import ecgsignal.attribution  # noqa: F401  (puts a working zennit in place before Quantus imports it)
 
+# The engine's rows per pass are pinned to its constants: no test depends on a timing probe
+# (tests/test_passes.py exercises the probe with a fake clock). Chapter kernels inherit it.
+os.environ.setdefault("ECGSIGNAL_PASS_ROWS", "fixed")
+
 
 @pytest.fixture(autouse=True)
 def _fixed_seeds():

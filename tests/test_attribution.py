@@ -527,8 +527,11 @@ def test_works_under_no_grad_and_chunking_is_exact_for_deterministic_methods(cnn
 
 def test_plan_chunks():
     ig = METHODS.get("integrated_gradients")
-    assert plan_chunks(ig, ig.options(), 100, T, FS, 0, None, None) == (8, 256)
-    assert plan_chunks(ig, ig.options(), 3, T, FS, 0, None, None) == (3, 256)
+    # 8 beats x 50 steps = 400 rows in the fewest passes of <= 256: two even passes of 200
+    assert plan_chunks(ig, ig.options(), 100, T, FS, 0, None, None) == (8, 200)
+    assert plan_chunks(ig, ig.options(), 3, T, FS, 0, None, None) == (3, 150)
+    assert plan_chunks(ig, ig.options(), 100, T, FS, 0, None, None, budget=64) == (8, 64)
+    assert plan_chunks(ig, ig.options(), 100, T, FS, 0, None, None, budget=512) == (10, 500)
     assert plan_chunks(ig, ig.options(), 100, T, FS, 0, 1, None) == (1, 50)
     assert plan_chunks(ig, ig.options(), 100, T, FS, 0, 64, None) == (64, 3200)
     sal = METHODS.get("saliency")

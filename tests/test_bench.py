@@ -22,11 +22,16 @@ from ecgsignal.run.bench import (
     _beats,
     add_ceilings,
     bench_model,
+    chapter_profile,
     chapter_times,
+    chapters_section,
     compare_devices,
+    format_chapters,
     format_table,
     interleaved,
+    method_profile,
     naive_attribute,
+    profile_highlights,
     run_bench,
     summary_rows,
 )
@@ -54,6 +59,14 @@ def test_naive_loop_gives_the_engine_maps(setup, method):
     if method in ("smoothgrad", "gradient_shap"):  # the loop really draws the engine's noise
         other = naive_attribute(model, x, t, method, seed=4, baselines=base)
         assert np.abs(other - eng).max() > 1e3 * TOLERANCE * peak
+
+
+def test_naive_loops_are_a_registry_of_the_paper_methods():
+    from ecgsignal.run.bench import NAIVE_LOOPS, per_beat
+
+    assert set(NAIVE_LOOPS) == set(ENGINE_METHODS)
+    with pytest.raises(ConfigError, match="already registered"):
+        per_beat("saliency")(lambda call: call.x)
 
 
 def test_naive_loop_rejects_what_it_cannot_do(setup):
@@ -145,6 +158,82 @@ def test_chapter_times_read_papermill_metadata(tmp_path):
     assert chapter_times(tmp_path / "missing")["chapters"] == []
 
 
+def _fake_logs(d, chapters):
+    """Timing logs as the book runner writes them: stage records, then the chapter record."""
+    from ecgsignal.timing import append_record
+
+    for ch, (wall, cells, stages) in chapters.items():
+        recs = [{"kind": k, "name": n, "seconds": s, "chapter": ch} for k, n, s in stages]
+        if wall is not None:
+            recs.append({"kind": "chapter", "name": ch, "chapter": ch, "seconds": wall,
+                         "cells": cells})
+        append_record(d / f"{ch}.jsonl", *recs)
+
+
+def test_chapter_profile_splits_wall_time_into_kernel_stages_and_other(tmp_path):
+    _fake_logs(tmp_path, {
+        "02_models": (30.0, 26.0, [("data", "", 1.0), ("training", "seed0", 20.0)]),
+        "04_similarity": (50.0, 45.0, [("attribution", "saliency", 2.0),
+                                       ("attribution", "integrated_gradients", 10.0),
+                                       ("experiment", "similarity", 8.0),
+                                       ("bootstrap", "", 5.0), ("attribution", "saliency", 1.0)]),
+        "12_performance": (None, None, [("attribution", "saliency", 9.0)]),  # still running
+    })
+    (tmp_path / "04_similarity.jsonl").open("a").write("{truncated\n")
+    df = chapter_profile(directory=tmp_path)
+    assert list(df.index) == ["02_models", "04_similarity", "total"]
+    m = df.loc["04_similarity"]
+    assert m["wall"] == 50.0 and m["kernel"] == pytest.approx(5.0)
+    assert m["attribution"] == pytest.approx(13.0) and m["bootstrap"] == 5.0
+    assert m["other"] == pytest.approx(45.0 - 13.0 - 8.0 - 5.0)
+    for ch in ("02_models", "04_similarity"):  # the parts add up to the wall time
+        r = df.loc[ch]
+        assert r.drop("wall").sum() == pytest.approx(r["wall"])
+    assert df.loc["total", "wall"] == 80.0 and df.loc["total", "training"] == 20.0
+    meth = method_profile(directory=tmp_path)
+    assert list(meth.index) == ["integrated_gradients", "saliency"]  # 12's 9 s not finished
+    assert meth.loc["saliency", "seconds"] == pytest.approx(3.0)
+    assert meth.loc["saliency", "calls"] == 2 and meth.loc["saliency", "chapters"] == 1
+    section = chapters_section(directory=tmp_path)
+    text = format_chapters(section)
+    assert "04_similarity" in text and "integrated_gradients" in text and "total" in text
+    hi = profile_highlights(section)
+    assert hi["perf_book_chapters"] == "2" and hi["perf_book_minutes"] == f"{80 / 60:.1f}"
+    assert hi["perf_book_top"] == "04_similarity" and hi["perf_book_top_share"] == "62"
+    assert hi["perf_book_training_share"] == "25" and hi["perf_book_top_method"] == \
+        "integrated_gradients"
+    none = profile_highlights(chapters_section(directory=tmp_path / "none"))
+    assert none["perf_book_minutes"] == "n/a" and "make book" in none["perf_book_note"]
+
+
+def test_chapter_profile_without_logs_says_how_to_make_them(tmp_path, capsys):
+    with pytest.raises(ConfigError, match="make book"):
+        chapter_profile(directory=tmp_path / "none")
+    _fake_logs(tmp_path, {"01_data": (None, None, [("data", "", 1.0)])})
+    with pytest.raises(ConfigError, match="ecgsignal book run"):
+        chapter_profile(directory=tmp_path)
+    assert main(["bench", "--sections", "chapters", "--profile", "no_such_profile",
+                 "--out", str(tmp_path / "b.json")]) == 2
+    assert "ecgsignal book run --profile no_such_profile" in capsys.readouterr().err
+
+
+def test_load_bench_reads_a_saved_run_and_formats_it(tmp_path):
+    from ecgsignal.run.bench import load_bench, load_gpu_bench, machine_table, ratio_table
+
+    small = BenchConfig(sections=("generator",), n_generator=20)
+    saved = run_bench(small)
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(saved))
+    res, source = load_bench(path)
+    assert res["generator"]["n"] == 20 and "bench.json" in source
+    assert list(ratio_table(res)["item"]) == ["synthetic beats"]
+    assert "torch_threads" in machine_table(res).index
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ConfigError, match="not a bench results JSON"):
+        load_bench(tmp_path / "bad.json")
+    assert load_gpu_bench(tmp_path / "none.json") is None
+
+
 def test_compare_devices_cpu_against_cpu():
     rows = compare_devices("cpu", "cpu", methods=["saliency", "smoothgrad"], n_beats=3)
     assert [r["method"] for r in rows] == ["saliency", "smoothgrad"]
@@ -153,12 +242,12 @@ def test_compare_devices_cpu_against_cpu():
 
 def test_run_bench_every_section_on_a_few_beats(tmp_path):
     """All sections end to end, tiny: both sides of each ratio computed the same thing."""
-    _fake_notebook(tmp_path / "04_similarity.ipynb", 42.0, "book")
+    _fake_logs(tmp_path, {"04_similarity": (42.0, 40.0, [("attribution", "saliency", 3.0)])})
     cfg = BenchConfig(n_beats=6, n_random_beats=3, warmup_beats=2,
                       methods=("saliency", "smoothgrad", "occlusion"),
                       efficiency_methods=("integrated_gradients", "occlusion"),
                       random_methods=("saliency",), batch_sizes=(1, 8), n_baselines=4,
-                      n_generator=30, executed_dir=str(tmp_path))
+                      n_generator=30, timings_dir=str(tmp_path))
     res = run_bench(cfg)
     assert res["model"]["parameters"] == 61_993 and res["machine"]["torch_threads"] >= 1
     assert [r["method"] for r in res["engine"]] == ["saliency", "smoothgrad", "occlusion"]
@@ -180,7 +269,10 @@ def test_run_bench_every_section_on_a_few_beats(tmp_path):
     assert rnd["n_layers"] == 21 and rnd["max_abs_delta"] < 1e-6  # Quantus' and our correlations
     assert {r["method"] for r in res["threads"]} == {"saliency", "integrated_gradients"}
     assert res["generator"]["n"] == 30 and res["generator"]["beats_per_s"] > 0
-    assert res["chapters"]["chapters"][0]["seconds"] == 42.0
+    assert res["chapters"]["stages"][0] == {"chapter": "04_similarity", "wall": 42.0,
+                                            "kernel": 2.0, "data": 0.0, "training": 0.0,
+                                            "attribution": 3.0, "experiment": 0.0,
+                                            "bootstrap": 0.0, "other": 37.0}
     table = format_table(res)
     for item in ("saliency", "occlusion", "integrated_gradients", "04_similarity", "beats/s",
                  "61,993 parameters"):
@@ -190,13 +282,12 @@ def test_run_bench_every_section_on_a_few_beats(tmp_path):
 
 def test_cli_writes_json_and_reports_errors(tmp_path, capsys):
     out = tmp_path / "b.json"
-    code = main(["bench", "--quick", "--sections", "generator,chapters", "--out", str(out)])
+    code = main(["bench", "--quick", "--sections", "generator", "--out", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
     assert "synthetic beats" in printed and str(out) in printed
     res = json.loads(out.read_text())
-    assert res["generator"]["n"] == 1000 and res["config"]["sections"] == ["generator",
-                                                                           "chapters"]
+    assert res["generator"]["n"] == 1000 and res["config"]["sections"] == ["generator"]
     assert main(["bench", "--json", "--quick", "--sections", "generator",
                  "--out", str(out)]) == 0
     assert json.loads(capsys.readouterr().out)["generator"]["n"] == 1000

@@ -204,3 +204,17 @@ def test_stage_generator_is_deterministic_and_distinct():
     assert torch.equal(a, torch.rand(5, generator=stage_generator(0, 1)))
     assert not torch.equal(a, torch.rand(5, generator=stage_generator(0, 2)))
     assert not torch.equal(a, torch.rand(5, generator=stage_generator(1, 1)))
+
+
+def test_cached_reference_ranks_give_spearman_abs_bit_for_bit():
+    """our_mprt_scores ranks the trained map once; the correlations are spearman_abs' exactly."""
+    from ecgsignal.evaluation._utils import row_pearson
+    from ecgsignal.evaluation.quantus_check import _abs_ranks
+    from ecgsignal.evaluation.similarity import spearman_abs
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(6, 12, 50)).astype(np.float32)
+    b = rng.normal(size=(6, 12, 50)).astype(np.float32)
+    b[:, :3] = 0.0  # ties
+    a[:, 5] = 1.0
+    assert np.array_equal(row_pearson(_abs_ranks(a), _abs_ranks(b)), spearman_abs(a, b))

@@ -15,6 +15,7 @@ from ecgsignal.attribution import (  # noqa: F401  (register the methods)
 )
 from ecgsignal.attribution.baselines import make_baselines
 from ecgsignal.attribution.engine import (
+    FOLD_EXACT,
     FORWARD_ROWS,
     GRAD_ROWS,
     MIN_CHUNK,
@@ -44,6 +45,7 @@ __all__ = [
     "CONTROLS",
     "COUNTERFACTUALS",
     "EXTRAS",
+    "FOLD_EXACT",
     "FORWARD_ROWS",
     "GRAD_ROWS",
     "METHODS",

@@ -4,13 +4,16 @@ The engine validates the inputs, puts the model in eval mode with frozen paramet
 restores it afterwards, see :mod:`.guard`), splits the beats into chunks and runs the registered
 method on each chunk on the chosen device. There is no per-beat Python loop: a chunk of ``c``
 beats goes to Captum as one batch, and methods needing ``r`` model rows per beat (IG steps,
-SmoothGrad samples, occlusion windows) run them in passes of about :data:`GRAD_ROWS` rows.
+SmoothGrad samples, occlusion windows) run them in passes of a few hundred rows.
 
-Why passes of a few hundred rows: on this project's 2-core CPU the per-row cost of a
-forward+backward pass through the default CNN at T = 300 is lowest around 64–256 rows and
-rises for larger batches (cache misses), which made one 3,200-row Integrated Gradients pass
-slower than a per-beat loop (issue 7). ``chunk_size`` and ``max_rows`` let benchmarks and GPU
-users choose otherwise.
+How many rows per pass: the per-row cost of a forward(+backward) pass is lowest at some batch
+size and rises on both sides (per-call overhead below, cache misses above: one 3,200-row
+Integrated Gradients pass was slower than a per-beat loop on this project's 2-core CPU), and
+where the minimum lies depends on the machine. The engine measures the curve at first use and
+caches the choice per machine, device, torch threads and model architecture
+(:mod:`.passes`). The pass size changes the last float bits at most, never the noise drawn;
+``ECGSIGNAL_PASS_ROWS=fixed`` (or a number) pins it for bit-for-bit reproducible runs, and
+``chunk_size`` / ``max_rows`` choose per call.
 
 Threads: on a CPU shared with other busy processes, torch's intra-op threads spin-wait and small
 batches run 5-50x slower than with ``torch.set_num_threads(1)`` (measured on the 2-core box
@@ -30,21 +33,38 @@ import torch
 from torch import nn
 
 from ecgsignal.attribution.guard import frozen_eval
+from ecgsignal.attribution.passes import pass_rows
 from ecgsignal.attribution.registry import METHODS, MethodContext, MethodSpec, available
 from ecgsignal.data.dataset import validate_signals
 from ecgsignal.errors import ConfigError, DataError, UnknownNameError
+from ecgsignal.models.folding import folded_cached
 from ecgsignal.timing import stage
 
 GRAD_ROWS = 256
-"""Rows per forward+backward pass for gradient methods (measured sweet spot on the 2-core CPU)."""
+"""Rows per forward+backward pass for gradient methods when pinned (``ECGSIGNAL_PASS_ROWS=fixed``;
+the measured sweet spot on the 2-core CPU). Unpinned, the engine measures it (:mod:`.passes`)."""
 
 FORWARD_ROWS = 128
-"""Rows per forward-only pass for perturbation methods.
+"""Rows per forward-only pass for perturbation methods when pinned (``ECGSIGNAL_PASS_ROWS=fixed``).
 
 Measured for issue 7 (64 beats, Occlusion's 361 rows per beat at 250 Hz, 1 and 2 threads, CPU
 time of interleaved repeats): passes of 128 rows took 2.0-2.2 s, 256 rows 3.0-3.4 s, 512 rows (the
 former value) 4.2-4.9 s, and per-beat calls in passes of 97 rows 2.5-3.3 s: the forward-only cost
 per row rises steeply above ~128 rows on this CPU (activations leave the cache)."""
+
+FOLD_EXACT: frozenset[str] = frozenset({
+    "saliency", "input_x_gradient", "guided_backprop", "deconvolution", "gradcam",
+    "guided_gradcam", "deeplift", "deeplift_shap"})
+"""Methods whose maps are computed on a copy of the model with BatchNorm folded into the
+preceding convolutions (:func:`~ecgsignal.models.folding.fold_batchnorm`), about 1.1-1.2x faster
+on the default CNN. Folding is exact in eval mode up to float32 rounding, and for these methods
+the maps agree within 1e-5 of their peak |value| on trained and randomised networks
+(``tests/test_folding.py``, measured ≤ 2e-6). Not folded, because the rounding is amplified
+beyond that tolerance: Integrated Gradients, SmoothGrad, VarGrad and GradientSHAP (gradients at
+points near ReLU kinks, where a rounding flips a unit: up to 1e-3 of the peak), Occlusion,
+feature ablation, LIME and KernelSHAP (differences of nearly equal logits: up to 5e-4), and the
+LRP variants (zennit's and Captum's rules see other layers: up to 5e-4); the controls do not
+need the model. ``attribute(..., fold_bn=False)`` turns folding off."""
 
 MIN_CHUNK = 8
 """Fewest beats per Captum call when choosing the chunk size automatically."""
@@ -177,19 +197,24 @@ def _module_names_to_copy(options: dict[str, Any], model: nn.Module) -> dict[str
 
 def plan_chunks(spec: MethodSpec, options: dict[str, Any], n: int, n_samples: int, fs: float,
                 n_baselines: int, chunk_size: int | None,
-                max_rows: int | None) -> tuple[int, int]:
+                max_rows: int | None, budget: int | None = None) -> tuple[int, int]:
     """``(beats per Captum call, rows per pass)`` for a call.
 
-    Automatic (``chunk_size=None``): passes of :data:`GRAD_ROWS` rows (:data:`FORWARD_ROWS` for
-    perturbation methods) and chunks of ``max(MIN_CHUNK, rows // rows_per_beat)`` beats. With a
+    Automatic (``chunk_size=None``): chunks of ``max(MIN_CHUNK, budget // rows_per_beat)``
+    beats, whose rows run in the fewest passes of at most ``budget`` rows, split evenly in whole
+    rows per beat (a 400-row chunk with a 256-row budget: two passes of 200, not 256 + 144).
+    ``budget`` is the rows per pass (default :data:`GRAD_ROWS`, :data:`FORWARD_ROWS` for
+    perturbation methods; the engine passes the measured choice, :mod:`.passes`). With a
     ``chunk_size``, each call runs its ``chunk_size × rows_per_beat`` rows in one pass unless
     ``max_rows`` says otherwise (``chunk_size=1`` is the per-beat loop benchmarks compare with).
     """
     per_beat = max(1, int(spec.rows_per_beat(options, n_samples, fs, n_baselines)))
-    budget = FORWARD_ROWS if spec.kind == "perturbation" else GRAD_ROWS
+    if budget is None:
+        budget = FORWARD_ROWS if spec.kind == "perturbation" else GRAD_ROWS
     if chunk_size is None:
         chunk = min(n, max(MIN_CHUNK, budget // per_beat))
-        rows = budget if max_rows is None else max_rows
+        passes = -(-(chunk * per_beat) // budget)
+        rows = chunk * -(-per_beat // passes) if max_rows is None else max_rows
     else:
         chunk = min(n, chunk_size)
         rows = chunk * per_beat if max_rows is None else max_rows
@@ -217,7 +242,9 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, target: int | np.n
         A registered name (:func:`available`, :data:`METHODS`).
     seed:
         Seeds every random draw (per beat, from (seed, beat index, method)); same seed → the
-        same maps bit for bit on the same device, whatever the chunking. Global RNGs are not
+        same noise whatever the chunking, and the same maps bit for bit on the same device with
+        the same pass sizes (other pass sizes change float rounding only; pin them with
+        ``ECGSIGNAL_PASS_ROWS``, see :mod:`.passes`). Global RNGs are not
         touched (LIME/KernelSHAP fork and restore them).
     baselines:
         ``(b, 12, T)`` reference beats (:func:`make_baselines`), required by ``deeplift_shap``
@@ -239,7 +266,9 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, target: int | np.n
         ``n_steps`` for IG, ``n_samples``/``sigma_frac`` for SmoothGrad, ``window_ms`` for
         Occlusion, ``epsilon``/``gamma``/``bounds_mv`` for LRP, ``layer``/``relu_attributions``
         for Grad-CAM), and
-        ``max_rows`` (rows per forward/backward pass).
+        ``max_rows`` (rows per forward/backward pass) and ``fold_bn`` (default ``True``:
+        methods in :data:`FOLD_EXACT` run on a copy with BatchNorm folded into the
+        convolutions, which changes maps by float rounding only).
 
     Returns
     -------
@@ -265,6 +294,9 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, target: int | np.n
     spec = METHODS.get(method)
     overrides = dict(overrides)
     max_rows = overrides.pop("max_rows", None)
+    fold_bn = overrides.pop("fold_bn", True)
+    if not isinstance(fold_bn, bool):
+        raise ConfigError(f"fold_bn must be True or False, got {fold_bn!r}")
     if max_rows is not None:
         max_rows = _check_int("max_rows", max_rows, 1)
     options = _resolve_options(spec, overrides)
@@ -290,11 +322,20 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, target: int | np.n
     out = np.empty((n, n_leads, n_samples), dtype=np.float32)
     with stage("attribution", method), frozen_eval(work), torch.inference_mode(False), \
             torch.enable_grad(), _quiet_captum():
+        if fold_bn and method in FOLD_EXACT and not any(
+                isinstance(v, (nn.Module, str)) for k, v in options.items() if k == "layer"):
+            work = folded_cached(work) or work  # a folded copy; the caller's model untouched
         n_classes = _n_classes(work, beats[:1].to(dev))
         targets = _as_targets(target, n, n_classes)
         base_dev = None if base is None else base.to(dev)
+        budget = None
+        if chunk_size is None and max_rows is None:
+            kind = "forward" if spec.kind == "perturbation" else "grad"
+            budget = pass_rows(work, n_leads, n_samples, dev,
+                               {"grad": GRAD_ROWS, "forward": FORWARD_ROWS})[kind]
         chunk, rows = plan_chunks(spec, options, n, n_samples, fs,
-                                  0 if base is None else base.shape[0], chunk_size, max_rows)
+                                  0 if base is None else base.shape[0], chunk_size, max_rows,
+                                  budget)
         t_all = torch.from_numpy(targets)
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from ecgsignal.errors import ConfigError, DataError
+from ecgsignal.evaluation._utils import rank_rows, row_pearson
 from ecgsignal.evaluation.randomization import (
     iter_randomized,
     reinitialize_,
@@ -149,6 +150,7 @@ def our_mprt_scores(model: nn.Module, x: np.ndarray, y: np.ndarray, explain: Exp
     if order not in ("top_down", "bottom_up"):
         raise ConfigError(f"only the cascading orders are cross-checked; got {order!r}")
     a0 = explain(model, x, y)
+    r0 = _abs_ranks(a0)  # the trained map's ranks, once (spearman_abs would redo them per layer)
     out = {"original": spearman_abs(a0, a0)}
     if match_draws:
         import copy
@@ -159,12 +161,22 @@ def our_mprt_scores(model: nn.Module, x: np.ndarray, y: np.ndarray, explain: Exp
             mods = mods[::-1]
         for name, module in mods:
             reinitialize_(module, torch.Generator().manual_seed(seed + 1), bn="reset")
-            out[name] = spearman_abs(a0, explain(work, x, y))
+            out[name] = row_pearson(r0, _abs_ranks(explain(work, x, y)))
         return out
     for _, name, rnd in iter_randomized(model, order, seed=seed, bn="reset",
                                         granularity="module", include_trained=False):
-        out[name] = spearman_abs(a0, explain(rnd, x, y))
+        out[name] = row_pearson(r0, _abs_ranks(explain(rnd, x, y)))
     return out
+
+
+def _abs_ranks(a: np.ndarray) -> np.ndarray:
+    """Per-beat average ranks of ``|a|`` flattened, ``(n, 12·T)``: :func:`spearman_abs` is
+    ``row_pearson`` of two of these (bit for bit). Ranked in the maps' own float dtype: the
+    order and ties of float32 values are those of their float64 copies."""
+    arr = np.asarray(a)
+    if arr.ndim != 3 or not np.isfinite(arr).all():
+        raise DataError(f"maps must be finite (n, leads, T); got shape {arr.shape}")
+    return rank_rows(np.abs(arr).reshape(arr.shape[0], -1))
 
 
 def average_correlation(scores: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -336,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--sections", default=None,
                        help="comma-separated subset of engine,efficiency,randomization,"
                             "threads,generator,chapters")
+    bench.add_argument("--profile", default=None,
+                       help="profile whose chapter timing logs the 'chapters' section reads "
+                            "(default book)")
     bench.add_argument("--methods", default=None,
                        help="comma-separated methods of the engine comparison (default: the 12)")
     bench.set_defaults(func=cmd_bench)
