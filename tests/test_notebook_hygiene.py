@@ -18,7 +18,7 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 # chapter 12 (performance) is moving its logic into the package (issue 15, bench helper): its
 # import cell is checked once that lands
-IMPORT_SURFACE_PENDING = {"12_performance"}
+IMPORT_SURFACE_PENDING: set[str] = set()
 
 
 def _cells(path: Path) -> list[dict]:

@@ -74,6 +74,17 @@ from ecgsignal.models.report import (
     seed_summary,
     training_table,
 )
+from ecgsignal.run.bench import (
+    chapter_tables,
+    chapters_section,
+    load_bench,
+    load_gpu_bench,
+    machine_line,
+    machine_table,
+    profile_highlights,
+    ratio_table,
+    scale_highlights,
+)
 from ecgsignal.run.chapter import describe_figures, glue, open_chapter, results_root, table
 from ecgsignal.run.explorers import (
     explorer_beats,
@@ -84,6 +95,7 @@ from ecgsignal.run.explorers import (
 )
 from ecgsignal.run.pipeline import check_profile_data
 from ecgsignal.run.profiles import load_profile
+from ecgsignal.run.scale import scale_table
 from ecgsignal.tables import select
 from ecgsignal.visual.beyond import plot_counterfactual_examples
 from ecgsignal.visual.ecg import class_band, plot_beat, plot_class_gallery
@@ -130,6 +142,9 @@ __all__ = [
     "plot_method_gallery", "plot_method_timings", "plot_auroc", "plot_history",
     "plot_area_between", "plot_perturbation", "plot_randomization", "plot_consistency",
     "plot_similarity_matrix", "plot_counterfactual_examples",
+    # the book's own speed (chapter 12)
+    "chapter_tables", "chapters_section", "load_bench", "load_gpu_bench", "machine_line",
+    "machine_table", "profile_highlights", "ratio_table", "scale_highlights", "scale_table",
     # explorers
     "explorer_beats", "live_perturbation_explorer", "live_randomization_explorer",
     "perturbation_explorer", "randomization_explorer",
