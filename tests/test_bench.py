@@ -272,7 +272,8 @@ def test_run_bench_every_section_on_a_few_beats(tmp_path):
     assert res["chapters"]["stages"][0] == {"chapter": "04_similarity", "wall": 42.0,
                                             "kernel": 2.0, "data": 0.0, "training": 0.0,
                                             "attribution": 3.0, "experiment": 0.0,
-                                            "bootstrap": 0.0, "other": 37.0}
+                                            "bootstrap": 0.0, "waiting": 0.0,
+                                            "other": 37.0}
     table = format_table(res)
     for item in ("saliency", "occlusion", "integrated_gradients", "04_similarity", "beats/s",
                  "61,993 parameters"):

@@ -294,3 +294,12 @@ def test_waves_put_data_and_models_first_and_the_report_last():
     assert sorted(c for w in waves for c in w) == sorted(bk.CHAPTERS)
     with pytest.raises(ConfigError, match="jobs must be a positive integer"):
         bk.run_book("smoke", root=REPO, progress=False, jobs=0)
+
+
+def test_only_takes_a_chapter_name_without_its_number(tmp_path):
+    nb = _nb(('profile = "book"', ["parameters"]), ("x = 1", []))
+    root = _book(tmp_path / "b", {"01_first": nb, "02_second": nb})
+    runs = bk.run_book("smoke", only="second", root=root, progress=False, timeout=60, jobs=1)
+    assert [r.name for r in runs] == ["02_second"]
+    with pytest.raises(ConfigError, match="unknown chapter 'third'"):
+        bk.run_book("smoke", only="third", root=root, progress=False)

@@ -38,10 +38,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 ENV_FILE = "ECGSIGNAL_TIMINGS"
 ENV_CHAPTER = "ECGSIGNAL_CHAPTER"
 
-KINDS: tuple[str, ...] = ("training", "attribution", "experiment", "bootstrap", "data")
+KINDS: tuple[str, ...] = ("training", "attribution", "experiment", "bootstrap", "data",
+                          "waiting")
 """Stage kinds: model training, attribution maps (one per method), an experiment's own work
 (similarities, perturbation passes… outside the stages inside it), bootstrap CIs, data
-generation and loading."""
+generation and loading, and waiting for worker processes (whose own stages are logged by the
+workers themselves, with the same chapter label, and overlap the wait)."""
 
 _stack: list[list[float]] = []          # per open stage: [start, time spent in child stages]
 _records: list[dict[str, Any]] = []

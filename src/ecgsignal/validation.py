@@ -70,3 +70,20 @@ def check_bootstrap(n_boot: Any, ci: Any, *, min_boot: int = 1) -> tuple[int, fl
     if not ok:
         raise ConfigError(f"ci must be a number strictly between 0 and 1; got {ci!r}")
     return n_boot, float(ci)
+
+
+def env_int(name: str) -> int | None:
+    """The positive integer in environment variable ``name`` (``None`` when unset or empty),
+    else :class:`ConfigError` naming the variable."""
+    import os
+
+    env = os.environ.get(name, "").strip()
+    if not env:
+        return None
+    try:
+        n = int(env)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a positive integer, got {env!r}") from exc
+    if n < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {env!r}")
+    return n

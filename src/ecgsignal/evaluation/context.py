@@ -9,7 +9,6 @@ the beats an experiment explains (correctly classified positives of each class i
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -20,7 +19,7 @@ from torch import nn
 from ecgsignal.attribution import METHODS, attribute, make_baselines
 from ecgsignal.config import to_dict
 from ecgsignal.data.dataset import ECGDataset
-from ecgsignal.errors import ConfigError, DataError
+from ecgsignal.errors import DataError
 from ecgsignal.evaluation.store import AttributionStore
 from ecgsignal.models import (
     TrainConfig,
@@ -31,7 +30,7 @@ from ecgsignal.models import (
 )
 from ecgsignal.models.checkpoints import dataset_fingerprint
 from ecgsignal.models.cnn import ModelConfig
-from ecgsignal.validation import check_int
+from ecgsignal.validation import check_int, env_int
 
 
 @dataclass(frozen=True)
@@ -54,16 +53,7 @@ class BeatSelection:
 
 def default_workers() -> int:
     """``$ECGSIGNAL_WORKERS`` (a positive integer; the book runner sets it), else 1."""
-    env = os.environ.get("ECGSIGNAL_WORKERS", "").strip()
-    if not env:
-        return 1
-    try:
-        n = int(env)
-    except ValueError as exc:
-        raise ConfigError(f"ECGSIGNAL_WORKERS must be a positive integer, got {env!r}") from exc
-    if n < 1:
-        raise ConfigError(f"ECGSIGNAL_WORKERS must be a positive integer, got {env!r}")
-    return n
+    return env_int("ECGSIGNAL_WORKERS") or 1
 
 
 @dataclass

@@ -31,6 +31,7 @@ from ecgsignal.io import atomic_path, load_failure_reason, read_json, sha256_fil
 from ecgsignal.models.cnn import ECGCNN, ModelConfig, build_model
 from ecgsignal.models.training import TrainConfig, resolve_device, train_model
 from ecgsignal.paths import cache_dir as default_cache_dir
+from ecgsignal.timing import stage
 
 FORMAT_VERSION = 1
 
@@ -300,7 +301,8 @@ def load_or_train_many(
 
         threads = max(1, cores // jobs)
         work = [(dataset, mcfg, tcfg, s, folder, threads) for s in missing]
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+        with stage("waiting", "training workers"), \
+                ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
             for _ in tqdm(pool.map(_train_in_worker, work), total=len(work), unit="model",
                           desc=f"training {len(work)} seeds, {jobs} at once",
                           disable=not progress):

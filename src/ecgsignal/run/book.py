@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import os
 import re
@@ -40,6 +39,7 @@ from ecgsignal.run.chapter_jobs import (
     STAMP_KEY,
     chapter_stamp,
     default_jobs,
+    environment,
     plan_waves,
     read_stamp,
     run_jobs,
@@ -246,18 +246,6 @@ def _image_alt(data: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-@contextlib.contextmanager
-def _env(**values: str) -> Iterator[None]:
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 _ADDED_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
@@ -304,7 +292,8 @@ def run_book(
         Profile name (``smoke``, ``book``, ``full``) or a profile YAML path, passed to every
         notebook as the parameter ``profile``.
     only:
-        Run only this chapter (a notebook stem, e.g. ``"06_randomization"``).
+        Run only this chapter: a notebook stem (``"06_randomization"``) or its name without
+        the number (``"randomization"``).
     root:
         The book's folder (default: the project root found from the working directory).
     out_dir:
@@ -352,8 +341,11 @@ def run_book(
     chapters = chapters_from_toc(book) if (book / "_toc.yml").is_file() else list(CHAPTERS)
     if only is not None:
         stem = Path(only).stem
-        if stem not in chapters:
-            raise ConfigError(f"unknown chapter {only!r}; valid: {', '.join(chapters)}")
+        if stem not in chapters:  # a chapter's name without its number: "models"
+            named = [c for c in chapters if c.split("_", 1)[-1] == stem]
+            if len(named) != 1:
+                raise ConfigError(f"unknown chapter {only!r}; valid: {', '.join(chapters)}")
+            stem = named[0]
         chapters = [stem]
     src_dir = book / NOTEBOOK_DIR
     missing = [c for c in chapters if not (src_dir / f"{c}.ipynb").is_file()]
@@ -439,7 +431,7 @@ def _run_chapter(name: str, src: Path, dst: Path, book: Path, params: dict, cell
             try:
                 # OpenMP threads that spin while waiting make torch 10-50x slower when anything
                 # else shares the cores (measured on a 2-core box); passive waiting costs little.
-                with _env(**{PLOTLYJS_ENV: "external", ENV_FILE: str(log), ENV_CHAPTER: name,
+                with environment(**{PLOTLYJS_ENV: "external", ENV_FILE: str(log), ENV_CHAPTER: name,
                              "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}):
                     pm.execute_notebook(str(src), str(running), parameters=params,
                                         kernel_name=kernel_name, execution_timeout=cell_timeout,

@@ -17,17 +17,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 from ecgsignal.config import to_dict
-from ecgsignal.errors import ConfigError
+from ecgsignal.validation import env_int
 
 __all__ = ["FIRST", "LAST", "RELATIVE_COST", "chapter_stamp", "default_jobs", "plan_waves",
            "read_stamp", "run_jobs", "source_digest", "threads_per_kernel"]
@@ -96,14 +97,8 @@ def plan_waves(chapters: Sequence[str]) -> list[list[str]]:
 def default_jobs() -> int:
     """Chapters run at once by default: ``$ECGSIGNAL_BOOK_JOBS``, else 2 when the machine has
     at least two cores, else 1."""
-    env = os.environ.get("ECGSIGNAL_BOOK_JOBS")
-    if env:
-        try:
-            n = int(env)
-        except ValueError as exc:
-            raise ConfigError(f"ECGSIGNAL_BOOK_JOBS must be a positive integer, got {env!r}") from exc
-        if n < 1:
-            raise ConfigError(f"ECGSIGNAL_BOOK_JOBS must be a positive integer, got {env!r}")
+    n = env_int("ECGSIGNAL_BOOK_JOBS")
+    if n is not None:
         return n
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
@@ -111,6 +106,21 @@ def default_jobs() -> int:
 def threads_per_kernel(jobs: int) -> int:
     """Torch/OpenMP threads for each of ``jobs`` kernels sharing this machine's cores."""
     return max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+
+@contextlib.contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Set environment variables for the block, restoring the previous values after it."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _call(fn: Callable[..., Any], env: dict[str, str], args: tuple) -> Any:
@@ -131,20 +141,12 @@ def run_jobs(fn: Callable[..., Any], waves: Iterable[Iterable[tuple[str, tuple]]
     out: dict[str, Any] = {}
     env = dict(env or {})
     if jobs <= 1:
-        old = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
+        with environment(**env):
             for wave in waves:
                 for name, args in wave:
                     out[name] = fn(*args)
                     if on_done is not None:
                         on_done(name, out[name])
-        finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
         return out
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
         for wave in waves:

@@ -31,6 +31,7 @@ from ecgsignal.evaluation._utils import abs_rank_rows, row_pearson
 from ecgsignal.evaluation.crossed import partial_spearman_ranks
 from ecgsignal.evaluation.randomization import iter_randomized, randomized_stages
 from ecgsignal.evaluation.similarity import similarity
+from ecgsignal.timing import stage
 
 __all__ = ["DrawJob", "Scorer", "walk_draws"]
 
@@ -166,7 +167,8 @@ def walk_draws(job: DrawJob, draws: int, normalize: Callable[[np.ndarray, str], 
 
     job.threads = max(1, (os.cpu_count() or 1) // workers)
     results: dict[int, dict[tuple, np.ndarray]] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    with stage("waiting", "randomization draws"), \
+            ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(_worker, (job, d, normalize)): d for d in range(draws)}
         for fut in as_completed(futures):
             results[futures[fut]] = fut.result()

@@ -29,7 +29,8 @@ from ecgsignal.timing import KINDS, read_timings
 __all__ = ["COLUMNS", "chapter_profile", "chapter_tables", "chapter_times", "chapters_section",
            "format_chapters", "method_profile", "profile_highlights", "timings_dir"]
 
-STAGES: tuple[str, ...] = ("data", "training", "attribution", "experiment", "bootstrap")
+STAGES: tuple[str, ...] = ("data", "training", "attribution", "experiment", "bootstrap",
+                           "waiting")
 COLUMNS: tuple[str, ...] = ("wall", "kernel", *STAGES, "other")
 """Columns of :func:`chapter_profile`, seconds: the chapter's wall time and its parts."""
 
@@ -212,9 +213,10 @@ def format_chapters(section: dict[str, Any]) -> str:
         if ch == "total":
             lines.append("-" * len(head))
         lines.append(f"{str(ch):<22}" + "".join(f"{v:>12.1f}" for v in r))
-    lines.append("(kernel = start-up and saving; other = plotting, tables and what no stage "
-                 "covers; the total sums the chapters: wall times overlap when chapters run in "
-                 "parallel kernels)")
+    lines.append("(kernel = start-up and saving; waiting = a kernel waiting for its worker "
+                 "processes, whose stages are counted in the other columns; other = plotting, "
+                 "tables and what no stage covers; the total sums the chapters: wall times "
+                 "overlap when chapters run in parallel kernels)")
     lines += ["", f"{'attribution by method':<26}{'seconds':>10}{'calls':>8}{'chapters':>10}"]
     for m, r in methods.iterrows():
         lines.append(f"{str(m):<26}{r['seconds']:>10.1f}{int(r['calls']):>8}"
