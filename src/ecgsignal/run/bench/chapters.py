@@ -240,8 +240,8 @@ def profile_highlights(section: dict[str, Any]) -> dict[str, str]:
     out = {k: "n/a" for k in ("perf_book_chapters", "perf_book_minutes", "perf_book_top",
                               "perf_book_top_share", "perf_book_top_method",
                               *(f"perf_book_{p}_share" for p in parts))}
-    if "error" in section:
-        out["perf_book_note"] = section["error"]
+    if "error" in section:  # glued as plain text: no Markdown code marks
+        out["perf_book_note"] = section["error"].replace("`", "")
         return out
     stages, methods = chapter_tables(section)
     chapters = stages.drop(index="total")
@@ -254,6 +254,7 @@ def profile_highlights(section: dict[str, Any]) -> dict[str, str]:
         out[f"perf_book_{p}_share"] = f"{100 * float(stages.loc['total', p]) / total:.0f}"
     if not methods.empty:
         out["perf_book_top_method"] = str(methods.index[0])
-    out["perf_book_note"] = (f"the chapters' wall times of the last `{section['profile']}` run, "
-                             "summed")
+    # plain text: the glued string is shown as is (no Markdown inside)
+    out["perf_book_note"] = (f"the chapters' wall times of the last run with the "
+                             f"{section['profile']} profile, summed")
     return out
