@@ -275,6 +275,17 @@ def test_chapters_run_in_parallel_kernels_and_log_their_time(tmp_path):
         assert len(wall) == 1 and wall[0]["seconds"] >= wall[0]["cells"] > 0
 
 
+def test_a_wave_smaller_than_jobs_gives_its_kernels_the_spare_cores(monkeypatch):
+    from ecgsignal.run import chapter_jobs as cj
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(cj.os, "cpu_count", lambda: 8)
+    assert cj._wave_env({"OMP_NUM_THREADS": "4"}, 1, 2)["OMP_NUM_THREADS"] == "8"
+    assert cj._wave_env({"OMP_NUM_THREADS": "4"}, 3, 2)["OMP_NUM_THREADS"] == "4"
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the caller's choice is kept
+    assert cj._wave_env({"OMP_NUM_THREADS": "3"}, 1, 2)["OMP_NUM_THREADS"] == "3"
+
+
 def test_a_chapter_failing_in_a_worker_is_reported_with_its_cell(tmp_path):
     good = _nb(('profile = "book"', ["parameters"]), ("x = 1", []))
     bad = _nb(('profile = "book"', ["parameters"]), ("x = 1", []), ("1 / 0", []))
@@ -291,6 +302,9 @@ def test_waves_put_data_and_models_first_and_the_report_last():
     waves = plan_waves(list(bk.CHAPTERS))
     assert waves[0] == ["02_models", "01_data"] and waves[-1] == ["12_performance"]
     assert waves[1][0] == "06_randomization"
+    # the chapters that reuse Experiment 3 (and 2) run after chapters 06 and 05 have saved them
+    assert waves[2] == ["13_beyond_heatmaps", "09_pitfalls"]
+    assert {"05_consistency", "06_randomization"} <= set(waves[1])
     assert sorted(c for w in waves for c in w) == sorted(bk.CHAPTERS)
     with pytest.raises(ConfigError, match="jobs must be a positive integer"):
         bk.run_book("smoke", root=REPO, progress=False, jobs=0)

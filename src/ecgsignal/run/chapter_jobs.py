@@ -7,7 +7,8 @@
   and caches it read are themselves keyed by their configs). ``force=True`` runs it anyway.
 * **Waves** (:func:`plan_waves`): the data and model chapters first (the others read the models
   that chapter 02 trains into the checkpoint cache), then every other chapter, longest first, then
-  the chapters that report on the others (chapter 12 reads the timing logs they write).
+  the chapters that reuse another chapter's experiment (:data:`READERS`), then the chapters that
+  report on the others (chapter 12 reads the timing logs they write).
 * **Parallel kernels** (:func:`run_jobs`): up to ``jobs`` chapters of a wave run at once, each in
   its own worker process (so each kernel gets its own environment), with
   ``OMP_NUM_THREADS = cores // jobs`` torch threads per kernel unless ``OMP_NUM_THREADS`` is set.
@@ -38,6 +39,11 @@ FIRST: tuple[str, ...] = ("01_data", "02_models")
 
 LAST: tuple[str, ...] = ("12_performance",)
 """Chapters that run after the others (chapter 12 reports on their timing logs)."""
+
+READERS: tuple[str, ...] = ("09_pitfalls", "13_beyond_heatmaps")
+"""Chapters that read another chapter's experiment (09 and 13 reuse Experiment 3 of chapter 06,
+13 Experiment 2 of chapter 05): they run in a wave after those chapters, so that they read the
+saved tables instead of computing the same experiment a second time side by side."""
 
 RELATIVE_COST: dict[str, float] = {
     "06_randomization": 10.0, "07_perturbation": 4.0, "13_beyond_heatmaps": 3.0,
@@ -88,10 +94,12 @@ def plan_waves(chapters: Sequence[str]) -> list[list[str]]:
     inside a wave, the most expensive chapter comes first. Empty waves are dropped."""
     first = [c for c in chapters if c in FIRST]
     last = [c for c in chapters if c in LAST]
-    middle = sorted((c for c in chapters if c not in FIRST and c not in LAST),
+    readers = sorted((c for c in chapters if c in READERS),
+                     key=lambda c: -RELATIVE_COST.get(c, 1.0))
+    middle = sorted((c for c in chapters if c not in (*FIRST, *LAST, *READERS)),
                     key=lambda c: -RELATIVE_COST.get(c, 1.0))
     first.sort(key=lambda c: -RELATIVE_COST.get(c, 1.0) if c != "02_models" else -1e9)
-    return [w for w in (first, middle, last) if w]
+    return [w for w in (first, middle, readers, last) if w]
 
 
 def default_jobs() -> int:
@@ -128,6 +136,16 @@ def _call(fn: Callable[..., Any], env: dict[str, str], args: tuple) -> Any:
     return fn(*args)
 
 
+def _wave_env(env: dict[str, str], wave_size: int, jobs: int) -> dict[str, str]:
+    """``env`` for the kernels of a wave: when the wave has fewer chapters than ``jobs`` (the
+    readers, chapter 12) its kernels share the cores among fewer, unless ``OMP_NUM_THREADS``
+    was fixed by the caller."""
+    out = dict(env)
+    if "OMP_NUM_THREADS" in out and not os.environ.get("OMP_NUM_THREADS"):
+        out["OMP_NUM_THREADS"] = str(threads_per_kernel(max(1, min(jobs, wave_size))))
+    return out
+
+
 def run_jobs(fn: Callable[..., Any], waves: Iterable[Iterable[tuple[str, tuple]]], jobs: int,
              env: dict[str, str] | None = None,
              on_done: Callable[[str, Any], None] | None = None) -> dict[str, Any]:
@@ -151,12 +169,13 @@ def run_jobs(fn: Callable[..., Any], waves: Iterable[Iterable[tuple[str, tuple]]
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
         for wave in waves:
             todo = list(wave)
+            wave_env = _wave_env(env, len(todo), jobs)
             running: dict[Future, str] = {}
             error: BaseException | None = None
             while todo or running:
                 while todo and len(running) < jobs and error is None:
                     name, args = todo.pop(0)
-                    running[pool.submit(_call, fn, env, args)] = name
+                    running[pool.submit(_call, fn, wave_env, args)] = name
                 if not running:
                     break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
