@@ -11,6 +11,7 @@ from ecgsignal.errors import ConfigError
 from ecgsignal.evaluation.randomization import (
     iter_randomized,
     randomized_copy,
+    randomized_stage_copy,
     randomized_stages,
     reinitialize_,
     stage_generator,
@@ -218,3 +219,18 @@ def test_cached_reference_ranks_give_spearman_abs_bit_for_bit():
     b[:, :3] = 0.0  # ties
     a[:, 5] = 1.0
     assert np.array_equal(row_pearson(_abs_ranks(a), _abs_ranks(b)), spearman_abs(a, b))
+
+
+@pytest.mark.parametrize("order", ["top_down", "bottom_up", "independent"])
+def test_a_network_depends_only_on_its_set_of_redrawn_stages(order):
+    """Experiment 3 builds each network straight from its stage set (orders share networks):
+    bitwise the network the cascade reaches, whatever the order the stages were re-drawn in."""
+    model = _trained_like(3)
+    n = len(stages(model))
+    for k, _, net in iter_randomized(model, order, seed=7, include_trained=False):
+        chosen = randomized_stages(n, k, order)
+        direct = randomized_stage_copy(model, reversed(chosen), seed=7)
+        for (name, a), b in zip(_state(net).items(), _state(direct).values()):
+            assert torch.equal(a, b), (order, k, name)
+    with pytest.raises(ConfigError, match="stage indices"):
+        randomized_stage_copy(model, [n], seed=7)

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -69,6 +69,7 @@ __all__ = [
     "ORDERS",
     "iter_randomized",
     "randomized_copy",
+    "randomized_stage_copy",
     "randomized_stages",
     "reinitialize_",
     "stage_generator",
@@ -246,11 +247,27 @@ def randomized_copy(model: nn.Module, n_layers: int, order: str = "top_down", se
     nn.Module
         The copy, in the same train/eval mode and on the same device as ``model``.
     """
-    check_choice(bn, BN_POLICIES, "BatchNorm policy")
     n_stages = len(stage_modules(model, granularity))
     chosen = randomized_stages(n_stages, n_layers, order)
+    return randomized_stage_copy(model, chosen, seed, bn, granularity)
+
+
+def randomized_stage_copy(model: nn.Module, stage_indices: Iterable[int], seed: int = 0,
+                          bn: str = "reset", granularity: str = "stage") -> nn.Module:
+    """A deep copy of ``model`` with the stages ``stage_indices`` (top-down numbering)
+    re-initialised, stage ``i`` from :func:`stage_generator` ``(seed, i)``.
+
+    Each stage draws from its own generator, so the network depends only on the set of stages,
+    not on the order they are re-drawn in: the cascades of :func:`iter_randomized` and
+    :func:`randomized_copy` reach exactly these networks. Other parameters as
+    :func:`randomized_copy`; ``model`` is untouched.
+    """
+    check_choice(bn, BN_POLICIES, "BatchNorm policy")
     out = copy.deepcopy(model)
     mods = stage_modules(out, granularity)
+    chosen = sorted({int(i) for i in stage_indices})
+    if chosen and not (0 <= chosen[0] and chosen[-1] < len(mods)):
+        raise ConfigError(f"stage indices must be in 0 … {len(mods) - 1}, got {chosen}")
     for i in chosen:
         reinitialize_(mods[i][1], stage_generator(seed, i), bn=bn)
     return out

@@ -1,26 +1,30 @@
-"""One weight draw of Experiment 3: walk every order, attribute, score against the references.
+"""The randomised networks of Experiment 3: build each once, attribute, score against the references.
 
-Each draw (seed ``seed + d``) is independent of the others, so :func:`walk_draws` runs the draws
-one after the other here or side by side in worker processes (``workers > 1``, ``spawn``, each
-with ``threads`` torch threads). A draw's maps are the same wherever it runs (same network, method
-and attribution seed; on CPU up to the float rounding of the thread count), so the scores do not
-depend on ``workers``.
-
-A randomised network is fixed by the set of stages re-drawn (stage ``i`` always draws from
-``(seed + d, i)``), so orders share networks: top-down ``k = L`` is bottom-up ``k = L``,
+A randomised network is fixed by its draw ``d`` and the set of stages re-drawn (stage ``i`` of
+draw ``d`` always draws from ``(seed + d, i)``, :func:`~ecgsignal.evaluation.randomization.
+stage_generator`), so orders share networks: top-down ``k = L`` is bottom-up ``k = L``,
 independent ``k = 1`` is top-down ``k = 1`` and independent ``k = L`` is bottom-up ``k = 1``.
-Their maps are computed once per draw and dropped after their last use.
+One *unit* of work is one such network: it is built directly from its stage set
+(:func:`~ecgsignal.evaluation.randomization.randomized_stage_copy`), every method's maps are
+computed on it once, and every (order, k) step that reaches it is scored. With ``L`` stages and
+all three orders a draw has ``3L - 3`` distinct networks (15 for the default CNN) instead of
+``3L`` steps.
+
+Units are independent, so :func:`walk_units` runs them one after the other here or side by side in
+``spawn`` worker processes (``workers > 1``; the job is sent once per worker). The units are of
+similar cost, so the workers stay busy to the end (a draw per task left one worker idle while
+the other finished the last draw). A unit's maps are the same wherever it runs (same network,
+method and attribution seed; on CPU up to the float rounding of the thread count), so the scores
+do not depend on ``workers``.
 
 Ranks of ``|map|`` are computed once per map and reused by every comparison that needs them:
 ``spearman_abs`` under either normalisation (``|a| / max|a|`` keeps the order of ``|a|``
 exactly: two distinct float32 values stay distinct after one float64 division) and the partial
-Spearman; the references' ranks (trained maps, ``|x|``) once per method.
+Spearman; the references' ranks (trained maps, ``|x|``) once per worker.
 """
 
 from __future__ import annotations
 
-import os
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,11 +33,11 @@ import numpy as np
 
 from ecgsignal.evaluation._utils import abs_rank_rows, row_pearson
 from ecgsignal.evaluation.crossed import partial_spearman_ranks
-from ecgsignal.evaluation.randomization import iter_randomized, randomized_stages
+from ecgsignal.evaluation.randomization import randomized_stage_copy, randomized_stages
 from ecgsignal.evaluation.similarity import similarity
 from ecgsignal.timing import stage
 
-__all__ = ["DrawJob", "Scorer", "walk_draws"]
+__all__ = ["Scorer", "WalkJob", "walk_units"]
 
 
 class Scorer:
@@ -73,8 +77,8 @@ class Scorer:
 
 
 @dataclass
-class DrawJob:
-    """Everything one draw needs (it pickles, for worker processes)."""
+class WalkJob:
+    """Everything the units need (it pickles, for worker processes)."""
 
     model: Any
     x: np.ndarray
@@ -93,86 +97,89 @@ class DrawJob:
     input_reference: bool
     partial: bool
     noise_seeds: list[int]
-    threads: int = 0
+    normalize: Callable[[np.ndarray, str], np.ndarray]
+
+    def units(self) -> list[tuple[int, frozenset[int], list[tuple[str, int]]]]:
+        """``(draw, stage set, [(order, k), …])`` for every distinct network, draw-major."""
+        out = []
+        for d in range(len(self.noise_seeds)):
+            steps: dict[frozenset[int], list[tuple[str, int]]] = {}
+            for order in self.orders:
+                for k in range(1, self.n_stages + 1):
+                    s = frozenset(randomized_stages(self.n_stages, k, order))
+                    steps.setdefault(s, []).append((order, k))
+            out += [(d, s, st) for s, st in steps.items()]
+        return out
 
 
-def _one_draw(job: DrawJob, d: int,
-              normalize: Callable[[np.ndarray, str], np.ndarray]) -> dict[tuple, np.ndarray]:
-    """Scores of draw ``d``: ``{(order, k, reference, method): (n, len(keys))}`` for k ≥ 1."""
+def _score_unit(job: WalkJob, sc: Scorer, x_abs: np.ndarray,
+                unit: tuple[int, frozenset[int], list[tuple[str, int]]]) -> dict[tuple, np.ndarray]:
+    """Scores of one network: ``{(order, k, reference, method): (n, len(keys))}``."""
     from ecgsignal.attribution import attribute
 
-    if job.threads:
-        import torch
-
-        torch.set_num_threads(job.threads)
-    sc = Scorer(job.keys, normalize)
-    x_abs = np.abs(job.x)
-
-    def stage_set(order: str, k: int) -> frozenset[int]:
-        return frozenset(randomized_stages(job.n_stages, k, order))
-
-    left = Counter((stage_set(o, k), m) for o in job.orders for k in range(1, job.n_stages + 1)
-                   for m in job.methods)
-    memo: dict[tuple[frozenset[int], str], np.ndarray] = {}
+    d, stage_set, steps = unit
+    net = randomized_stage_copy(job.model, sorted(stage_set), seed=job.seed + d, bn=job.bn,
+                                granularity=job.granularity)
     out: dict[tuple, np.ndarray] = {}
-    for order in job.orders:
-        walk = iter_randomized(job.model, order, seed=job.seed + d, bn=job.bn,
-                               granularity=job.granularity, include_trained=False)
-        for k, _name, net in walk:
-            for m in job.methods:
-                key = (stage_set(order, k), m)
-                a = memo.pop(key, None)
-                if a is None:
-                    a = attribute(net, job.x, job.target, m, seed=job.noise_seeds[d],
-                                  baselines=job.baselines, device=job.device, fs=job.fs)
-                left[key] -= 1
-                if left[key] > 0:
-                    memo[key] = a
-                out[(order, k, "trained", m)] = sc.score(job.trained[m], [a])[0]
-                if job.input_reference:
-                    out[(order, k, "input", m)] = sc.score(x_abs, [a])[0]
-                if job.partial:
-                    ps = partial_spearman_ranks(sc.ranks(job.trained[m]), sc.ranks(a),
-                                                sc.ranks(job.x))
-                    out[(order, k, "trained_partial_input", m)] = np.repeat(
-                        ps[:, None], len(job.keys), axis=1)
-            sc.forget([*job.trained.values(), x_abs, job.x])
+    for m in job.methods:
+        a = attribute(net, job.x, job.target, m, seed=job.noise_seeds[d],
+                      baselines=job.baselines, device=job.device, fs=job.fs)
+        got = {"trained": sc.score(job.trained[m], [a])[0]}
+        if job.input_reference:
+            got["input"] = sc.score(x_abs, [a])[0]
+        if job.partial:
+            ps = partial_spearman_ranks(sc.ranks(job.trained[m]), sc.ranks(a), sc.ranks(job.x))
+            got["trained_partial_input"] = np.repeat(ps[:, None], len(job.keys), axis=1)
+        for order, k in steps:
+            for ref, v in got.items():
+                out[(order, k, ref, m)] = v
+        sc.forget([*job.trained.values(), job.x, x_abs])
     return out
 
 
-def _worker(args: tuple) -> dict[tuple, np.ndarray]:
-    job, d, normalize = args
-    return _one_draw(job, d, normalize)
+_WORKER: dict[str, Any] = {}
 
 
-def walk_draws(job: DrawJob, draws: int, normalize: Callable[[np.ndarray, str], np.ndarray],
-               workers: int = 1, on_draw: Callable[[int], None] | None = None,
-               ) -> list[dict[tuple, np.ndarray]]:
-    """The scores of draws ``0 … draws-1`` (see :func:`_one_draw`), in draw order.
+def _init_worker(job: WalkJob, threads: int) -> None:
+    import torch
 
-    ``workers > 1`` runs up to that many draws at once in ``spawn`` worker processes, each with
-    ``max(1, cores // workers)`` torch threads; ``normalize`` must then be a module-level
-    function (it is pickled). ``on_draw(d)`` is called as each draw finishes.
+    torch.set_num_threads(threads)
+    _WORKER["job"] = job
+    _WORKER["scorer"] = Scorer(job.keys, job.normalize)
+    _WORKER["x_abs"] = np.abs(job.x)
+
+
+def _run_unit(unit: tuple[int, frozenset[int], list[tuple[str, int]]]) -> dict[tuple, np.ndarray]:
+    return _score_unit(_WORKER["job"], _WORKER["scorer"], _WORKER["x_abs"], unit)
+
+
+def walk_units(job: WalkJob, workers: int = 1, threads: int = 1,
+               on_unit: Callable[[], None] | None = None) -> list[dict[tuple, np.ndarray]]:
+    """The scores of every draw, in draw order: ``[{(order, k, reference, method): (n, keys)}]``.
+
+    ``workers > 1`` runs up to that many networks at once in ``spawn`` worker processes, each
+    with ``threads`` torch threads; ``job.normalize`` must then be a module-level function (it
+    is pickled). ``on_unit()`` is called as each network is done (for a progress bar).
     """
-    workers = max(1, min(int(workers), draws))
+    units = job.units()
+    per_draw: list[dict[tuple, np.ndarray]] = [{} for _ in job.noise_seeds]
+    workers = max(1, min(int(workers), len(units)))
     if workers == 1:
-        out = []
-        for d in range(draws):
-            out.append(_one_draw(job, d, normalize))
-            if on_draw is not None:
-                on_draw(d)
-        return out
+        sc, x_abs = Scorer(job.keys, job.normalize), np.abs(job.x)
+        for unit in units:
+            per_draw[unit[0]].update(_score_unit(job, sc, x_abs, unit))
+            if on_unit is not None:
+                on_unit()
+        return per_draw
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
 
-    job.threads = max(1, (os.cpu_count() or 1) // workers)
-    results: dict[int, dict[tuple, np.ndarray]] = {}
-    with stage("waiting", "randomization draws"), \
-            ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(_worker, (job, d, normalize)): d for d in range(draws)}
+    with stage("waiting", "randomization networks"), ProcessPoolExecutor(
+            max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker,
+            initargs=(job, max(1, int(threads)))) as pool:
+        futures = {pool.submit(_run_unit, u): u[0] for u in units}
         for fut in as_completed(futures):
-            results[futures[fut]] = fut.result()
-            if on_draw is not None:
-                on_draw(futures[fut])
-    job.threads = 0
-    return [results[d] for d in range(draws)]
+            per_draw[futures[fut]].update(fut.result())
+            if on_unit is not None:
+                on_unit()
+    return per_draw

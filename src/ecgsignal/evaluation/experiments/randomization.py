@@ -71,6 +71,7 @@ LNCS 11700.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -85,7 +86,7 @@ from ecgsignal.evaluation.experiments._groups import (
     class_groups,
     context_methods,
 )
-from ecgsignal.evaluation.experiments._randomization_walk import DrawJob, Scorer, walk_draws
+from ecgsignal.evaluation.experiments._randomization_walk import Scorer, WalkJob, walk_units
 from ecgsignal.evaluation.experiments.base import EXPERIMENTS, Experiment
 from ecgsignal.evaluation.randomization import (
     BN_POLICIES,
@@ -227,8 +228,9 @@ def run_randomization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Data
                          baselines=ctx.baselines, device=ctx.device, fs=ctx.dataset.fs)
 
     # Stage 0 (the trained model) is shared by every draw and scored here; the randomised
-    # stages are walked draw by draw (_randomization_walk: orders share networks, each map is
-    # ranked once), in worker processes when ctx.workers > 1. Same numbers either way.
+    # networks (one per draw and set of re-drawn stages: orders share networks, each map is
+    # ranked once) are walked by _randomization_walk, in worker processes when ctx.workers > 1.
+    # Same numbers either way.
     n_stages = len(stage_names(model, granularity))
     spec_stochastic = {m: METHODS.get(m).stochastic for m in methods}
 
@@ -244,18 +246,21 @@ def run_randomization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Data
     keys = [(norm, meas) for norm in norms for meas in measures]
     partial = bool(p["input_reference"]) and "spearman_abs" in measures
     scorer = Scorer(keys, normalize_maps)
-    job = DrawJob(model=model, x=beats.x, target=beats.target, baselines=ctx.baselines,
+    job = WalkJob(model=model, x=beats.x, target=beats.target, baselines=ctx.baselines,
                   device=ctx.device, fs=ctx.dataset.fs, trained=trained, methods=methods,
                   orders=orders, n_stages=n_stages, seed=rseed, bn=bn, granularity=granularity,
                   keys=keys, input_reference=bool(p["input_reference"]), partial=partial,
-                  noise_seeds=[draw_noise_seed(d) for d in range(draws)])
+                  noise_seeds=[draw_noise_seed(d) for d in range(draws)],
+                  normalize=normalize_maps)
     bar = None
     if ctx.progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=draws, desc="randomization draws", unit="draw")
-    per_draw = walk_draws(job, draws, normalize_maps, workers=ctx.workers,
-                          on_draw=None if bar is None else (lambda d: bar.update(1)))
+        bar = tqdm(total=len(job.units()), desc="randomised networks", unit="net")
+    workers = max(1, int(ctx.workers))
+    per_draw = walk_units(job, workers=workers,
+                          threads=max(1, (os.cpu_count() or 1) // workers),
+                          on_unit=None if bar is None else (lambda: bar.update(1)))
     if bar is not None:
         bar.close()
 
