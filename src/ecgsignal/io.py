@@ -43,6 +43,51 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` for the block; wait while another process
+    holds it. The lock file exists only while it is held.
+
+    Processes that compute the same cache entry (two chapters running side by side that both
+    need Experiment 3, or the same trained maps) take this lock around "check the cache, else
+    compute and save", so the second one waits and then reads what the first one saved instead
+    of computing it a second time. The lock is advisory (``fcntl.flock``, released when the
+    process dies, so a killed run leaves at most an empty file that the next run reuses); where
+    ``fcntl`` is missing (Windows) the block runs unlocked, as before. Nested locks are taken in
+    one order (experiment table → attribution maps → model checkpoint), so they cannot deadlock.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    lock = Path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fh = open(lock, "a+b")  # noqa: SIM115  (closed below, after the unlock)
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another process is computing it: wait (logged as waiting)
+            from ecgsignal.timing import stage
+
+            with stage("waiting", f"lock {lock.parent.name}/{lock.name}"):
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:  # the holder before us may have removed the file: then lock the new one
+            same = os.stat(lock).st_ino == os.fstat(fh.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        fh.close()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        fh.close()
+
+
 def atomic_write(path: str | os.PathLike, writer: Callable[[IO[bytes]], None]) -> Path:
     """Call ``writer(fh)`` on a binary temp file and atomically move it to ``path``."""
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:

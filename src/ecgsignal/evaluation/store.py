@@ -16,7 +16,7 @@ import numpy as np
 
 from ecgsignal.config import config_hash
 from ecgsignal.errors import CacheError
-from ecgsignal.io import load_npz, save_npz
+from ecgsignal.io import file_lock, load_npz, save_npz
 from ecgsignal.paths import cache_dir
 
 
@@ -62,20 +62,39 @@ class AttributionStore:
 
     def get(self, key: str, compute: Callable[[], np.ndarray], expected_shape: tuple[int, ...]) -> np.ndarray:
         """The cached array for ``key``, else ``compute()`` saved under it."""
-        path = self._dir() / f"{key}.npz" if self.enabled else None
-        if path is not None and path.exists():
-            try:
-                arr = load_npz(path)["a"]
-                if arr.shape == tuple(expected_shape) and arr.dtype == np.float32 and np.isfinite(arr).all():
-                    self.hits += 1
+        if not self.enabled:
+            self.misses += 1
+            return np.ascontiguousarray(compute(), dtype=np.float32)
+        path = self._dir() / f"{key}.npz"
+        arr = self._read(path, expected_shape, warn=False)
+        if arr is None:
+            # one process computes, others wait for the lock and read what it saved
+            with file_lock(self._dir() / f".{key}.lock"):
+                arr = self._read(path, expected_shape, warn=True)
+                if arr is None:
+                    self.misses += 1
+                    arr = np.ascontiguousarray(compute(), dtype=np.float32)
+                    save_npz(path, {"a": arr})
                     return arr
-                warnings.warn(f"attribution cache entry {path} has the wrong shape/dtype or "
-                              "non-finite values; recomputing", stacklevel=2)
-            except (CacheError, KeyError) as exc:
-                warnings.warn(f"corrupt attribution cache entry {path} ({exc}); recomputing",
-                              stacklevel=2)
-        self.misses += 1
-        arr = np.ascontiguousarray(compute(), dtype=np.float32)
-        if path is not None:
-            save_npz(path, {"a": arr})
+        self.hits += 1
         return arr
+
+    @staticmethod
+    def _read(path: Path, expected_shape: tuple[int, ...], warn: bool) -> np.ndarray | None:
+        """The entry at ``path`` if it is present and sound, else ``None`` (with a warning
+        about a broken one when ``warn``)."""
+        if not path.exists():
+            return None
+        try:
+            arr = load_npz(path)["a"]
+        except (CacheError, KeyError) as exc:
+            if warn:
+                warnings.warn(f"corrupt attribution cache entry {path} ({exc}); recomputing",
+                              stacklevel=3)
+            return None
+        if arr.shape == tuple(expected_shape) and arr.dtype == np.float32 and np.isfinite(arr).all():
+            return arr
+        if warn:
+            warnings.warn(f"attribution cache entry {path} has the wrong shape/dtype or "
+                          "non-finite values; recomputing", stacklevel=3)
+        return None

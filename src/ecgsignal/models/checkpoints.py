@@ -27,7 +27,14 @@ import torch
 from ecgsignal.config import config_hash, to_dict
 from ecgsignal.data.dataset import ECGDataset
 from ecgsignal.errors import CacheError, ConfigError, DataError
-from ecgsignal.io import atomic_path, load_failure_reason, read_json, sha256_file, write_json
+from ecgsignal.io import (
+    atomic_path,
+    file_lock,
+    load_failure_reason,
+    read_json,
+    sha256_file,
+    write_json,
+)
 from ecgsignal.models.cnn import ECGCNN, ModelConfig, build_model
 from ecgsignal.models.training import TrainConfig, resolve_device, train_model
 from ecgsignal.paths import cache_dir as default_cache_dir
@@ -212,15 +219,30 @@ def load_or_train(
     pt, js = folder / f"{key}.pt", folder / f"{key}.json"
 
     start = time.perf_counter()
-    loaded = _try_load(pt, js, key, dataset, mcfg, dev)
-    if loaded is not None:
-        model, meta = loaded
-        return TrainedModel(
-            model=model, auroc={k: float(v) for k, v in meta["auroc"].items()}, checkpoint=pt,
-            seconds=time.perf_counter() - start, from_cache=True, key=key,
-            train_seconds=float(meta.get("seconds", 0.0)), history=list(meta.get("history", [])),
-        )
+    loaded = None
+    if pt.is_file() and js.is_file():  # the common case: read it without taking the lock
+        with warnings.catch_warnings():  # (a broken entry is reported once, under the lock)
+            warnings.simplefilter("ignore", CheckpointWarning)
+            loaded = _try_load(pt, js, key, dataset, mcfg, dev)
+    if loaded is None:
+        # one process trains, others wait for the lock and load what it saved
+        with file_lock(folder / f".{key}.lock"):
+            loaded = _try_load(pt, js, key, dataset, mcfg, dev)
+            if loaded is None:
+                return _train_and_save(dataset, mcfg, tcfg, seed, dev, progress, pt, js, key,
+                                       fingerprint, start)
+    model, meta = loaded
+    return TrainedModel(
+        model=model, auroc={k: float(v) for k, v in meta["auroc"].items()}, checkpoint=pt,
+        seconds=time.perf_counter() - start, from_cache=True, key=key,
+        train_seconds=float(meta.get("seconds", 0.0)), history=list(meta.get("history", [])),
+    )
 
+
+def _train_and_save(dataset: ECGDataset, mcfg: ModelConfig, tcfg: TrainConfig, seed: int,
+                    dev: torch.device, progress: bool, pt: Path, js: Path, key: str,
+                    fingerprint: str, start: float) -> TrainedModel:
+    """Train one model and write its checkpoint and metadata (the miss path of load_or_train)."""
     result = train_model(dataset, mcfg, tcfg, seed=seed, device=dev, progress=progress)
     digest = save_checkpoint(result.model, pt)
     write_json(js, {

@@ -6,9 +6,12 @@
   again: its executed copy is already what a run would produce from the same inputs (the results
   and caches it read are themselves keyed by their configs). ``force=True`` runs it anyway.
 * **Waves** (:func:`plan_waves`): the data and model chapters first (the others read the models
-  that chapter 02 trains into the checkpoint cache), then every other chapter, longest first, then
-  the chapters that reuse another chapter's experiment (:data:`READERS`), then the chapters that
-  report on the others (chapter 12 reads the timing logs they write).
+  that chapter 02 trains into the checkpoint cache), then every other chapter, longest first, with
+  the chapters that reuse another chapter's experiment (:data:`READERS`) at the end of that wave,
+  then the chapters that report on the others (chapter 12 reads the timing logs they write).
+  A reader may start while the chapter whose experiment it reads is still computing it: the
+  result caches are locked while computed (:func:`ecgsignal.io.file_lock`), so the reader does
+  its own cells meanwhile, waits at that cell and then reads the saved table.
 * **Parallel kernels** (:func:`run_jobs`): up to ``jobs`` chapters of a wave run at once, each in
   its own worker process (so each kernel gets its own environment), with
   ``OMP_NUM_THREADS = cores // jobs`` torch threads per kernel unless ``OMP_NUM_THREADS`` is set.
@@ -42,8 +45,8 @@ LAST: tuple[str, ...] = ("12_performance",)
 
 READERS: tuple[str, ...] = ("09_pitfalls", "13_beyond_heatmaps")
 """Chapters that read another chapter's experiment (09 and 13 reuse Experiment 3 of chapter 06,
-13 Experiment 2 of chapter 05): they run in a wave after those chapters, so that they read the
-saved tables instead of computing the same experiment a second time side by side."""
+13 Experiment 2 of chapter 05): they start last in their wave, after those chapters, and wait
+for the experiment's lock if it is still being computed (they never compute it a second time)."""
 
 RELATIVE_COST: dict[str, float] = {
     "06_randomization": 10.0, "07_perturbation": 4.0, "13_beyond_heatmaps": 3.0,
@@ -99,7 +102,7 @@ def plan_waves(chapters: Sequence[str]) -> list[list[str]]:
     middle = sorted((c for c in chapters if c not in (*FIRST, *LAST, *READERS)),
                     key=lambda c: -RELATIVE_COST.get(c, 1.0))
     first.sort(key=lambda c: -RELATIVE_COST.get(c, 1.0) if c != "02_models" else -1e9)
-    return [w for w in (first, middle, readers, last) if w]
+    return [w for w in (first, middle + readers, last) if w]
 
 
 def default_jobs() -> int:

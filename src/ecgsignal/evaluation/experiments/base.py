@@ -13,6 +13,7 @@ import pandas as pd
 from ecgsignal.errors import CacheError, ConfigError
 from ecgsignal.evaluation.context import ExperimentContext
 from ecgsignal.evaluation.results import load_results, save_results
+from ecgsignal.io import file_lock
 from ecgsignal.registry import Registry
 from ecgsignal.tables import normalize_dtypes
 from ecgsignal.timing import stage
@@ -95,6 +96,10 @@ def run_experiment(name: str, ctx: ExperimentContext, out_dir: str | Path | None
     return cached_table(target, config, compute, force=force)
 
 
+LOCK_FILE = ".lock"
+"""Name of the lock file inside a result's folder (see :func:`cached_table`)."""
+
+
 def cached_table(target: str | Path | None, config: Mapping[str, Any],
                  compute: Callable[[], pd.DataFrame], force: bool = False) -> pd.DataFrame:
     """``compute()``'s table, saved in ``target`` beside ``config`` and read back on a rerun.
@@ -103,17 +108,22 @@ def cached_table(target: str | Path | None, config: Mapping[str, Any],
     statistics): with ``target=None`` nothing is read or written; otherwise a table saved with
     the same ``config`` is returned (dtypes restored), and a missing, stale, corrupt or edited
     one is recomputed and saved atomically (:func:`~ecgsignal.evaluation.results.save_results`),
-    a corrupt one with a :class:`ResultsWarning` naming the file.
+    a corrupt one with a :class:`ResultsWarning` naming the file. "Check, else compute and
+    save" holds :func:`~ecgsignal.io.file_lock` on ``target/.lock``: a second process asking for
+    the same table meanwhile waits and reads it instead of computing it again.
     """
-    if target is not None and not force:
-        try:
-            cached = load_results(target, config)
-        except CacheError as exc:  # never trusted; recomputed and saved over it
-            warnings.warn(f"{exc}; recomputing", ResultsWarning, stacklevel=3)
-            cached = None
-        if cached is not None:
-            return cached
-    df = compute()
-    if target is not None:
+    if target is None:
+        return normalize_dtypes(compute())
+    # one process computes, others wait and read it
+    with file_lock(Path(target) / LOCK_FILE):
+        if not force:
+            try:
+                cached = load_results(target, config)
+            except CacheError as exc:  # never trusted; recomputed and saved over it
+                warnings.warn(f"{exc}; recomputing", ResultsWarning, stacklevel=3)
+                cached = None
+            if cached is not None:
+                return cached
+        df = compute()
         save_results(df, target, config)
     return normalize_dtypes(df)
