@@ -300,12 +300,11 @@ def test_waves_put_data_and_models_first_and_the_report_last():
     from ecgsignal.run.chapter_jobs import plan_waves
 
     waves = plan_waves(list(bk.CHAPTERS))
-    assert waves[0] == ["02_models", "01_data"] and waves[-1] == ["12_performance"]
-    assert waves[1][0] == "06_randomization"
+    assert len(waves) == 2 and waves[-1] == ["12_performance"]
+    assert waves[0][:3] == ["02_models", "01_data", "06_randomization"]
     # the chapters that reuse Experiment 3 (and 2) start after chapters 06 and 05 (and wait for
     # the experiment's lock while it is computed: tests/test_file_lock.py)
-    assert waves[1][-2:] == ["13_beyond_heatmaps", "09_pitfalls"]
-    assert {"05_consistency", "06_randomization"} <= set(waves[1])
+    assert waves[0][-2:] == ["13_beyond_heatmaps", "09_pitfalls"]
     assert sorted(c for w in waves for c in w) == sorted(bk.CHAPTERS)
     with pytest.raises(ConfigError, match="jobs must be a positive integer"):
         bk.run_book("smoke", root=REPO, progress=False, jobs=0)

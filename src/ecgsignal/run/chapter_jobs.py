@@ -5,13 +5,14 @@
   (every ``.py``/``.yaml`` under ``src/ecgsignal``). A chapter whose stamp is unchanged is not run
   again: its executed copy is already what a run would produce from the same inputs (the results
   and caches it read are themselves keyed by their configs). ``force=True`` runs it anyway.
-* **Waves** (:func:`plan_waves`): the data and model chapters first (the others read the models
-  that chapter 02 trains into the checkpoint cache), then every other chapter, longest first, with
-  the chapters that reuse another chapter's experiment (:data:`READERS`) at the end of that wave,
-  then the chapters that report on the others (chapter 12 reads the timing logs they write).
-  A reader may start while the chapter whose experiment it reads is still computing it: the
-  result caches are locked while computed (:func:`ecgsignal.io.file_lock`), so the reader does
-  its own cells meanwhile, waits at that cell and then reads the saved table.
+* **Waves** (:func:`plan_waves`): one wave with the data and model chapters first (the others
+  read the models that chapter 02 trains into the checkpoint cache), then every other chapter,
+  longest first, with the chapters that reuse another chapter's experiment (:data:`READERS`)
+  last; then a wave of the chapters that report on the others (chapter 12 reads the timing logs
+  they write). A chapter may start while another is still computing what it needs (a model, a
+  map, an experiment): those caches are locked while computed (:func:`ecgsignal.io.file_lock`),
+  so it waits at that cell and then reads what was saved, and the core the last training seed or
+  the last experiment leaves free goes to the next chapter instead of waiting for a wave.
 * **Parallel kernels** (:func:`run_jobs`): up to ``jobs`` chapters of a wave run at once, each in
   its own worker process (so each kernel gets its own environment), with
   ``OMP_NUM_THREADS = cores // jobs`` torch threads per kernel unless ``OMP_NUM_THREADS`` is set.
@@ -38,7 +39,7 @@ __all__ = ["FIRST", "LAST", "RELATIVE_COST", "chapter_stamp", "default_jobs", "p
            "read_stamp", "run_jobs", "source_digest", "threads_per_kernel"]
 
 FIRST: tuple[str, ...] = ("01_data", "02_models")
-"""Chapters that run before the others: the data, and the models every later chapter reads."""
+"""Chapters that start before the others: the data, and the models every later chapter reads."""
 
 LAST: tuple[str, ...] = ("12_performance",)
 """Chapters that run after the others (chapter 12 reports on their timing logs)."""
@@ -94,7 +95,8 @@ def read_stamp(executed: Path) -> str | None:
 
 def plan_waves(chapters: Sequence[str]) -> list[list[str]]:
     """``chapters`` grouped into waves that run one after the other (see the module docstring);
-    inside a wave, the most expensive chapter comes first. Empty waves are dropped."""
+    inside a wave, data and models first, then the most expensive chapter first, the readers
+    last. Empty waves are dropped."""
     first = [c for c in chapters if c in FIRST]
     last = [c for c in chapters if c in LAST]
     readers = sorted((c for c in chapters if c in READERS),
@@ -102,7 +104,7 @@ def plan_waves(chapters: Sequence[str]) -> list[list[str]]:
     middle = sorted((c for c in chapters if c not in (*FIRST, *LAST, *READERS)),
                     key=lambda c: -RELATIVE_COST.get(c, 1.0))
     first.sort(key=lambda c: -RELATIVE_COST.get(c, 1.0) if c != "02_models" else -1e9)
-    return [w for w in (first, middle + readers, last) if w]
+    return [w for w in (first + middle + readers, last) if w]
 
 
 def default_jobs() -> int:
