@@ -44,13 +44,14 @@ def needs_data_root(name: str) -> bool:
 
 @DATASETS.register("synthetic")
 def _synthetic(data_root: str | os.PathLike | None = None, **kwargs: Any) -> ECGDataset:
-    from ecgsignal.data.synthetic import SyntheticConfig, make_synthetic
+    from ecgsignal.data.synthetic import SyntheticConfig
+    from ecgsignal.data.synthetic_store import cached_synthetic
 
     if data_root is not None:
         raise ConfigError("the synthetic dataset is generated, not read: leave data_root=None")
     from ecgsignal.config import from_dict
 
-    return make_synthetic(from_dict(SyntheticConfig, dict(kwargs)))
+    return cached_synthetic(from_dict(SyntheticConfig, dict(kwargs)))
 
 
 @DATASETS.register("ptbxl")
