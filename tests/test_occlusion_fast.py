@@ -106,3 +106,37 @@ def test_pass_size_changes_rounding_only(nets, beats):
         masked[0, 4, 20:30] = 0.0
         drop = net(xt[2:3])[0, target[2]] - net(masked)[0, target[2]]
     assert one[2, 4, 25] == pytest.approx(float(drop), abs=1e-6)
+
+
+def test_local_recompute_is_used_and_bit_identical_to_the_generic_path(nets, beats):
+    from ecgsignal.attribution.occlusion_fast import _local_ok, occlude_windows
+
+    x, target = beats
+    xt, tt = torch.from_numpy(x), torch.from_numpy(target)
+    ids = patch_ids(12, 300, 10)[0]
+    for net in nets.values():
+        with frozen_eval(net):
+            assert _local_ok(net)
+            local = occlude_windows(net, xt, tt, 10, 37).numpy()
+            generic = ablate_features(net, xt, tt, ids, 37).numpy()
+        np.testing.assert_array_equal(local, generic)
+
+
+def test_local_recompute_falls_back_for_hooks_and_other_models(nets, beats):
+    from ecgsignal.attribution.occlusion_fast import _local_ok
+
+    net = nets["trained"]
+    handle = net.blocks[0].conv1.register_forward_hook(lambda m, i, o: o * 2)
+    try:
+        assert not _local_ok(net)  # the hook must run: the generic path
+        x, target = beats
+        got = attribute(net, x[:2], target[:2], "occlusion", max_rows=50)
+        ref = _captum(occlusion_captum, net, x[:2], target[:2], 50)
+        _assert_close_per_beat(got, ref)
+    finally:
+        handle.remove()
+    assert _local_ok(net)
+    assert not _local_ok(nn.Sequential(nn.Conv1d(12, 2, 3), nn.Flatten(), nn.LazyLinear(2)))
+    net.train()
+    assert not _local_ok(net)
+    net.eval()

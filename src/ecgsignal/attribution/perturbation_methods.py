@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from captum.attr import FeatureAblation, KernelShap, Lime, Occlusion
 
-from ecgsignal.attribution.occlusion_fast import ablate_features
+from ecgsignal.attribution.occlusion_fast import ablate_features, occlude_windows
 from ecgsignal.attribution.registry import MethodContext, MethodSpec, register_method
 from ecgsignal.attribution.surrogates import ridge_model
 from ecgsignal.patches import patch_grid, patch_index, patch_length
@@ -65,14 +65,14 @@ def occlusion(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
     """Occlusion (Zeiler & Fergus 2014): per lead, windows of ``window_ms`` set to 0 mV.
 
     Window = stride, so each sample gets the logit drop of the one window covering it (a
-    shorter last window covers the tail). Computed by :func:`.occlusion_fast.ablate_features`,
-    all (beat, window) rows in forward-only passes of ``ctx.max_rows``; the maps equal Captum's
+    shorter last window covers the tail). Computed by :func:`.occlusion_fast.occlude_windows`,
+    all (beat, window) rows in forward-only passes of ``ctx.max_rows`` (for the default CNN
+    recomputing only the span a window reaches in the early layers); the maps equal Captum's
     ``Occlusion(sliding_window_shapes=(1, w), strides=(1, w), baselines=0)`` up to float
     rounding (:func:`occlusion_captum` is that reference, tested side by side).
     """
     w = window_samples(window_ms, ctx.fs)
-    return ablate_features(ctx.model, x, target, patch_ids(x.shape[1], x.shape[2], w)[0],
-                           ctx.max_rows)
+    return occlude_windows(ctx.model, x, target, w, ctx.max_rows)
 
 
 def occlusion_captum(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
