@@ -59,9 +59,10 @@ class _Rescale(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        z_in, z_ref = ctx.saved_tensors
-        delta_in = z_in - z_ref
-        delta_out = torch.relu(z_in) - torch.relu(z_ref)
+        z_in, z_ref = ctx.saved_tensors  # (k·b, …) pairs' rows, (b, …) references
+        pairs = (-1,) + tuple(z_ref.shape)
+        delta_in = (z_in.view(pairs) - z_ref).view_as(z_in)
+        delta_out = (torch.relu(z_in).view(pairs) - torch.relu(z_ref)).view_as(z_in)
         plain = grad * (torch.relu(z_in) > 0)  # autograd's ReLU gradient (threshold_backward)
         return (torch.where(abs(delta_in) < ctx.eps, plain, grad * delta_out / delta_in),
                 None, None, None)
@@ -117,9 +118,7 @@ def deeplift_shap_maps(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
     out = torch.empty_like(x)
     for s in range(0, c, step):
         k = min(c, s + step) - s
-        refs = {id(m): zr.repeat((k,) + (1,) * (zr.dim() - 1)) for m, zr in zip(relus, z_ref)}
-
-        handles = [m.register_forward_hook(_rescale_hook(refs[id(m)], eps)) for m in relus]
+        handles = [m.register_forward_hook(_rescale_hook(zr, eps)) for m, zr in zip(relus, z_ref)]
         try:
             inp = x[s:s + k].repeat_interleave(b, dim=0).requires_grad_(True)
             logits = model(inp)

@@ -227,7 +227,7 @@ def deeplift_shap(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor) -> 
     Deterministic given the baselines (choose them with :func:`make_baselines`, seeded).
     Computed by :func:`.deeplift_fast.deeplift_shap_maps` (Captum's rescale rule, the baselines'
     activations once per chunk, ``c · b`` rows forward+backward instead of Captum's ``2 · c · b``;
-    maps equal to Captum's ``DeepLiftShap``, tested; measured 1.6-1.9x faster), with Captum
+    maps equal to Captum's ``DeepLiftShap``, tested; measured 1.8-2.1x faster), with Captum
     (:func:`deeplift_shap_captum`) for models whose non-linearities it does not cover.
     """
     assert ctx.baselines is not None
