@@ -2,7 +2,8 @@
 
 Features are patches of one lead × a window of ``window_ms`` (40 ms by default, ``fs`` turns it
 into samples; a shorter last window covers the tail), filled with zeros (0 mV) when removed.
-Occlusion and Feature Ablation batch beats × perturbations (Captum's ``perturbations_per_eval``);
+Occlusion and Feature Ablation run all beats × perturbations as rows in forward-only passes
+(:mod:`.occlusion_fast`; Captum's classes stay as the tested references ``*_captum``);
 LIME and KernelSHAP fit one surrogate per beat (Captum loops over beats itself), each seeded from
 (seed, beat index, method) with torch's global RNG forked and restored around the call.
 """
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 from captum.attr import FeatureAblation, KernelShap, Lime, Occlusion
 
+from ecgsignal.attribution.occlusion_fast import ablate_features, occlude_windows
 from ecgsignal.attribution.registry import MethodContext, MethodSpec, register_method
 from ecgsignal.attribution.surrogates import ridge_model
 from ecgsignal.patches import patch_grid, patch_index, patch_length
@@ -60,10 +62,22 @@ def _per_eval(ctx: MethodContext, n_beats: int) -> int:
 ))
 def occlusion(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
               window_ms: float = 40.0) -> torch.Tensor:
-    """Occlusion (Zeiler & Fergus 2014) via Captum: per lead, windows of ``window_ms``.
+    """Occlusion (Zeiler & Fergus 2014): per lead, windows of ``window_ms`` set to 0 mV.
 
-    Window = stride, so each sample gets the logit drop of the one window covering it.
+    Window = stride, so each sample gets the logit drop of the one window covering it (a
+    shorter last window covers the tail). Computed by :func:`.occlusion_fast.occlude_windows`,
+    all (beat, window) rows in forward-only passes of ``ctx.max_rows`` (for the default CNN
+    recomputing only the span a window reaches in the early layers); the maps equal Captum's
+    ``Occlusion(sliding_window_shapes=(1, w), strides=(1, w), baselines=0)`` up to float
+    rounding (:func:`occlusion_captum` is that reference, tested side by side).
     """
+    w = window_samples(window_ms, ctx.fs)
+    return occlude_windows(ctx.model, x, target, w, ctx.max_rows)
+
+
+def occlusion_captum(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
+                     window_ms: float = 40.0) -> torch.Tensor:
+    """The reference: Captum's ``Occlusion`` with the settings of :func:`occlusion`."""
     w = window_samples(window_ms, ctx.fs)
     return Occlusion(ctx.model).attribute(
         x, sliding_window_shapes=(1, w), strides=(1, w), baselines=0.0, target=target,
@@ -79,7 +93,16 @@ def occlusion(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
     rows_per_beat=lambda o, t, fs, nb: 13,
 ))
 def feature_ablation(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Captum ``FeatureAblation`` with one feature per lead (the lead view of Experiment 4)."""
+    """Drop of the target logit when a whole lead is set to 0 mV (the lead view of Experiment
+    4), by :func:`.occlusion_fast.ablate_features`; equals Captum's ``FeatureAblation`` with one
+    feature per lead up to float rounding (:func:`feature_ablation_captum`, tested)."""
+    lead = torch.arange(x.shape[1], device=x.device)[:, None].expand(-1, x.shape[2])
+    return ablate_features(ctx.model, x, target, lead, ctx.max_rows)
+
+
+def feature_ablation_captum(ctx: MethodContext, x: torch.Tensor,
+                            target: torch.Tensor) -> torch.Tensor:
+    """The reference: Captum ``FeatureAblation`` with one feature per lead."""
     mask = torch.arange(x.shape[1], device=x.device).view(1, -1, 1).expand(1, -1, x.shape[2])
     return FeatureAblation(ctx.model).attribute(
         x, baselines=0.0, target=target, feature_mask=mask,

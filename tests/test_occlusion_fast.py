@@ -1,0 +1,142 @@
+"""Our vectorised Occlusion / feature ablation against Captum's classes (the reference).
+
+Tolerance: ``max |ours − Captum| ≤ 1e-5 · max |Captum|`` per beat (float32 rounding of other
+batch sizes). Networks: the default CNN with trained-like BatchNorms and a cascading
+randomisation of it (Experiment 3's networks).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ecgsignal.attribution import attribute
+from ecgsignal.attribution.guard import frozen_eval
+from ecgsignal.attribution.occlusion_fast import ablate_features
+from ecgsignal.attribution.perturbation_methods import (
+    feature_ablation_captum,
+    occlusion_captum,
+    patch_ids,
+)
+from ecgsignal.attribution.registry import MethodContext
+from ecgsignal.evaluation.randomization import randomized_copy
+from ecgsignal.models.cnn import build_model
+
+RTOL_PEAK = 1e-5
+
+
+def _trained_like(seed: int = 0) -> nn.Module:
+    gen = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = build_model(9)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm1d):
+                c = m.num_features
+                m.weight.copy_(0.5 + torch.rand(c, generator=gen))
+                m.bias.copy_(0.2 * torch.randn(c, generator=gen))
+                m.running_mean.copy_(0.3 * torch.randn(c, generator=gen))
+                m.running_var.copy_(0.2 + torch.rand(c, generator=gen))
+    return net.eval()
+
+
+@pytest.fixture(scope="module")
+def nets():
+    base = _trained_like()
+    return {"trained": base,
+            "random": randomized_copy(base, 3, "top_down", seed=1, bn="reset")}
+
+
+@pytest.fixture(scope="module")
+def beats():
+    rng = np.random.default_rng(0)
+    return (0.3 * rng.normal(size=(5, 12, 300))).astype(np.float32), np.arange(5) % 9
+
+
+def _captum(fn, net, x, target, rows, **kw):
+    ctx = MethodContext(model=net, device=torch.device("cpu"), fs=250.0, seed=0, offset=0,
+                        baselines=None, chunk_size=x.shape[0], max_rows=rows, method="x")
+    with frozen_eval(net):
+        return fn(ctx, torch.from_numpy(x), torch.from_numpy(target), **kw).detach().numpy()
+
+
+def _assert_close_per_beat(got, ref):
+    peak = np.abs(ref).reshape(len(ref), -1).max(1)
+    err = np.abs(got - ref).reshape(len(ref), -1).max(1)
+    assert (peak > 0).all()
+    assert (err <= RTOL_PEAK * peak).all(), (err / peak).max()
+
+
+@pytest.mark.parametrize("name", ["trained", "random"])
+@pytest.mark.parametrize("window_ms", [40.0, 44.0])  # 44 ms = 11 samples: a 3-sample last window
+def test_occlusion_equals_captum(nets, beats, name, window_ms):
+    x, target = beats
+    got = attribute(nets[name], x, target, "occlusion", window_ms=window_ms, max_rows=50)
+    ref = _captum(occlusion_captum, nets[name], x, target, 50, window_ms=window_ms)
+    _assert_close_per_beat(got, ref)
+    w = int(round(window_ms * 0.25))
+    assert np.array_equal(got[..., -1], got[..., (299 // w) * w])  # one value per last window
+
+
+@pytest.mark.parametrize("name", ["trained", "random"])
+def test_feature_ablation_equals_captum(nets, beats, name):
+    x, target = beats
+    got = attribute(nets[name], x, target, "feature_ablation", max_rows=7)
+    ref = _captum(feature_ablation_captum, nets[name], x, target, 7)
+    _assert_close_per_beat(got, ref)
+
+
+def test_pass_size_changes_rounding_only(nets, beats):
+    x, target = beats
+    net = nets["trained"]
+    xt, tt = torch.from_numpy(x), torch.from_numpy(target)
+    ids = patch_ids(12, 300, 10)[0]
+    with frozen_eval(net):
+        one = ablate_features(net, xt, tt, ids, 1).numpy()  # a pass per row
+        big = ablate_features(net, xt, tt, ids, 10_000).numpy()  # one pass
+        logit = float(net(xt).abs().max())
+    # other batch sizes round the logits differently: differences at float32 rounding of the
+    # logits (this net's drops are ~1e-3 of its logits, so this is not relative to the peak)
+    np.testing.assert_allclose(one, big, rtol=0, atol=4 * np.finfo(np.float32).eps * logit)
+    with torch.no_grad():  # the definition, row by row, for one window
+        masked = xt[2:3].clone()
+        masked[0, 4, 20:30] = 0.0
+        drop = net(xt[2:3])[0, target[2]] - net(masked)[0, target[2]]
+    assert one[2, 4, 25] == pytest.approx(float(drop), abs=1e-6)
+
+
+def test_local_recompute_is_used_and_bit_identical_to_the_generic_path(nets, beats):
+    from ecgsignal.attribution.occlusion_fast import _local_ok, occlude_windows
+
+    x, target = beats
+    xt, tt = torch.from_numpy(x), torch.from_numpy(target)
+    ids = patch_ids(12, 300, 10)[0]
+    for net in nets.values():
+        with frozen_eval(net):
+            assert _local_ok(net)
+            local = occlude_windows(net, xt, tt, 10, 37).numpy()
+            generic = ablate_features(net, xt, tt, ids, 37).numpy()
+        np.testing.assert_array_equal(local, generic)
+
+
+def test_local_recompute_falls_back_for_hooks_and_other_models(nets, beats):
+    from ecgsignal.attribution.occlusion_fast import _local_ok
+
+    net = nets["trained"]
+    handle = net.blocks[0].conv1.register_forward_hook(lambda m, i, o: o * 2)
+    try:
+        assert not _local_ok(net)  # the hook must run: the generic path
+        x, target = beats
+        got = attribute(net, x[:2], target[:2], "occlusion", max_rows=50)
+        ref = _captum(occlusion_captum, net, x[:2], target[:2], 50)
+        _assert_close_per_beat(got, ref)
+    finally:
+        handle.remove()
+    assert _local_ok(net)
+    assert not _local_ok(nn.Sequential(nn.Conv1d(12, 2, 3), nn.Flatten(), nn.LazyLinear(2)))
+    net.train()
+    assert not _local_ok(net)
+    net.eval()
