@@ -218,23 +218,27 @@ def pass_rows(model: nn.Module, n_leads: int, n_samples: int, device: torch.devi
     if key in _memory:
         return dict(_memory[key])
     path = _cache_path()
-    cache = _read_cache(path)
-    entry = cache.get(key)
+    entry = _read_cache(path).get(key)
     if not _valid(entry):
-        if entry is not None:
-            warnings.warn("pass-size cache entry for this machine is malformed; measuring "
-                          "again", RuntimeWarning, stacklevel=2)
-        curve = measure_curve(model, n_leads, n_samples, device)
-        entry = {"rows": choose_rows(curve),
-                 "curve_s_per_row": {k: {str(b): v for b, v in c.items()}
-                                     for k, c in curve.items()},
-                 "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        cache = _read_cache(path) if path.exists() else {}  # another process may have written
-        cache[key] = entry
-        from ecgsignal.io import atomic_path
+        from ecgsignal.io import atomic_path, file_lock
 
-        with atomic_path(path, suffix=".json") as tmp:
-            tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
+        # one process measures (kernels starting side by side would each measure, slowly,
+        # under each other's load, and might choose different sizes); the others wait and read
+        with file_lock(path.with_name(f".{path.name}.lock")):
+            cache = _read_cache(path)
+            entry = cache.get(key)
+            if not _valid(entry):
+                if entry is not None:
+                    warnings.warn("pass-size cache entry for this machine is malformed; "
+                                  "measuring again", RuntimeWarning, stacklevel=2)
+                curve = measure_curve(model, n_leads, n_samples, device)
+                entry = {"rows": choose_rows(curve),
+                         "curve_s_per_row": {k: {str(b): v for b, v in c.items()}
+                                             for k, c in curve.items()},
+                         "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                cache[key] = entry
+                with atomic_path(path, suffix=".json") as tmp:
+                    tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
     _memory[key] = dict(entry["rows"])
     return dict(entry["rows"])
 
