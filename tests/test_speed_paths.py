@@ -125,3 +125,20 @@ def test_row_predictor_equals_predicting_every_beat(model, beats):
     rp2.queue("again", [removal_mask(orders["morf"], f, T, FS, 40.0) for f in fr], "noise", 9)
     assert np.array_equal(dict(rp2.results())["again"], expected[("morf", "noise")])
     assert counting.rows == distinct
+
+
+@pytest.mark.parametrize("measure", ["topk", "ssim"])
+def test_per_map_similarity_is_the_measure_bit_for_bit(measure):
+    """Top-k weights and SSIM window statistics computed once per map (issue 16): same floats."""
+    from ecgsignal.evaluation.experiments.similarity import paired_similarity, pairwise_similarity
+    from ecgsignal.evaluation.similarity import similarity
+
+    rng = np.random.default_rng(7)
+    maps = {f"m{i}": np.round(rng.standard_normal((5, 12, 40)), 1).astype(np.float32)
+            for i in range(3)}
+    maps["m0"][1] = 0.0  # constant
+    maps["m2"][3] = -maps["m1"][3]  # same magnitudes
+    for (a, b), v in pairwise_similarity(maps, measure).items():
+        assert np.array_equal(v, similarity(maps[a], maps[b], measure), equal_nan=True), (a, b)
+    got = paired_similarity([maps["m1"]], [maps["m2"]], measure)[0]
+    assert np.array_equal(got, similarity(maps["m1"], maps["m2"], measure), equal_nan=True)

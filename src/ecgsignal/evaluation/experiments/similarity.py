@@ -39,7 +39,15 @@ from ecgsignal.evaluation.experiments._groups import (
 from ecgsignal.evaluation.experiments.base import EXPERIMENTS, Experiment
 from ecgsignal.evaluation.measures import MEASURES
 from ecgsignal.evaluation.results import make_table
-from ecgsignal.evaluation.similarity import SIMILARITY, pearson, similarity
+from ecgsignal.evaluation.similarity import (
+    SIMILARITY,
+    pearson,
+    similarity,
+    ssim_from_prepared,
+    ssim_prepared,
+    topk_from_prepared,
+    topk_prepared,
+)
 from ecgsignal.tables import require_columns, select
 
 __all__ = ["DEFAULTS", "paired_similarity", "pairwise_similarity", "run_similarity",
@@ -67,7 +75,14 @@ def _prepare(maps: Mapping[str, np.ndarray], measure: str,
             ranks = rank_rows(np.abs(flat) if transform == "abs" else flat)
             out[name] = ranks.reshape(arr.shape)
         return out, pearson
+    if measure in _PER_MAP:  # top-k weights / SSIM window statistics of each map, once
+        prep, compare = _PER_MAP[measure]
+        return {name: prep(a) for name, a in maps.items()}, compare
     return dict(maps), lambda a, b: similarity(a, b, measure)
+
+
+_PER_MAP = {"topk": (topk_prepared, topk_from_prepared),
+            "ssim": (ssim_prepared, ssim_from_prepared)}
 
 
 def pairwise_similarity(maps: Mapping[str, np.ndarray], measure: str = "spearman_abs",
