@@ -142,3 +142,29 @@ def test_per_map_similarity_is_the_measure_bit_for_bit(measure):
         assert np.array_equal(v, similarity(maps[a], maps[b], measure), equal_nan=True), (a, b)
     got = paired_similarity([maps["m1"]], [maps["m2"]], measure)[0]
     assert np.array_equal(got, similarity(maps["m1"], maps["m2"], measure), equal_nan=True)
+
+
+def test_pairwise_similarity_reads_back_pairs_of_the_same_maps(monkeypatch):
+    """Chapter 4 compares the same maps twice (issue 16): the second time reads the pairs back,
+    by content, with the numbers of a fresh comparison."""
+    import ecgsignal.evaluation.experiments.similarity as es
+
+    rng = np.random.default_rng(11)
+    maps = {f"m{i}": rng.standard_normal((4, 12, 30)).astype(np.float32) for i in range(3)}
+    first = es.pairwise_similarity(maps, "spearman_abs")
+    prepared = []
+    real = es._prepare
+    monkeypatch.setattr(es, "_prepare", lambda m, ms: prepared.append(sorted(m)) or real(m, ms))
+    again = es.pairwise_similarity(dict(maps), "spearman_abs")
+    assert prepared == []
+    assert list(again) == list(first)
+    assert all(np.array_equal(again[k], first[k]) for k in first)
+    again[("m0", "m1")][:] = 7.0  # the caller's copy, not the memory
+    assert np.array_equal(es.pairwise_similarity(maps, "spearman_abs")[("m0", "m1")],
+                          first[("m0", "m1")])
+    changed = {**maps, "m2": maps["m2"] + 1.0}  # new content: only its pairs are compared
+    got = es.pairwise_similarity(changed, "spearman_abs")
+    assert prepared == [["m0", "m1", "m2"]]
+    for k, v in got.items():
+        assert np.array_equal(v, es.similarity(changed[k[0]], changed[k[1]], "spearman_abs"),
+                              equal_nan=True)
