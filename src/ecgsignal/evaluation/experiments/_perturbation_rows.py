@@ -46,13 +46,12 @@ def predict_class(model: Any, xs: np.ndarray, c: int, device: Any = None,
     if m == 0:
         return np.zeros(0, np.float32)
     out = []
-    for a in range(0, m, rows):
-        chunk = xs[a:a + rows]
-        single = chunk.shape[0] == 1
-        if single:
-            chunk = np.concatenate([chunk, chunk])
-        p = predict_proba(model, chunk, batch_size=rows, device=device)[:, c]
-        out.append(p[:1] if single else p)
+    head = m - 1 if m % rows == 1 else m  # one call for all full passes (one model set-up)
+    if head:
+        out.append(predict_proba(model, xs[:head], batch_size=rows, device=device)[:, c])
+    if head < m:
+        out.append(predict_proba(model, np.concatenate([xs[head:], xs[head:]]), batch_size=rows,
+                                 device=device)[:1, c])
     return np.concatenate(out).astype(np.float32, copy=False)
 
 
