@@ -235,3 +235,33 @@ def test_param_search_rerenders_the_generator(difficulty):
     res = param_counterfactuals(model, ds.meta["config"], np.arange(ds.n))
     assert res.counterfactual.shape == ds.signals.shape
     assert ((res.alpha >= 0) & (res.alpha <= 1)).all()
+
+
+def test_counterfactuals_of_some_beats_are_those_of_all(good_context):
+    """The experiment searches only the non-NORM beats (issue 16): the same maps bit for bit."""
+    from ecgsignal.evaluation.experiments.beyond import _cf_maps
+
+    ctx = good_context
+    at = np.flatnonzero(ctx.beats.target != ctx.dataset.class_names.index("NORM"))
+    assert 2 <= at.size < ctx.beats.n
+    model = ctx.model()
+    for m in COUNTERFACTUALS:
+        assert np.array_equal(_cf_maps(ctx, m, model, at), _cf_maps(ctx, m, model)[at]), m
+
+
+@pytest.mark.parametrize("bootstrap", [False, True])
+def test_fit_on_measured_features_equals_measuring(setup, bootstrap):
+    """One measurement of the training beats serves every seed's fit (issue 16): same model."""
+    from ecgsignal.data.criteria import measure
+    from ecgsignal.models.interpretable import features
+
+    ds, _, _ = setup
+    tr = ds.indices("train")
+    x, y, r = ds.signals[tr], ds.labels[tr], ds.meta["r_offset"]
+    ref = fit_interpretable(x, y, ds.class_names, ds.fs, r, seed=3, bootstrap=bootstrap)
+    got = fit_interpretable(x, y, ds.class_names, ds.fs, r, seed=3, bootstrap=bootstrap,
+                            measured=features(measure(x, ds.fs, r)))
+    for field in ("coef", "intercept", "mean", "scale"):
+        assert np.array_equal(getattr(got, field), getattr(ref, field)), field
+    with pytest.raises(DataError, match="rows"):
+        fit_interpretable(x, y, ds.class_names, ds.fs, r, measured=np.zeros((3, 5)))

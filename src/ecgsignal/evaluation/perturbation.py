@@ -48,6 +48,7 @@ __all__ = [
     "lead_removal_mask",
     "lead_removal_order",
     "log_odds",
+    "noise_fill",
     "patch_grid",
     "patch_scores",
     "perturbation_curve",
@@ -262,9 +263,15 @@ def _replace_interp(x: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -
 def _replace_noise(x: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Removed samples drawn from N(lead mean, lead std²) of that lead in that beat. The whole
     noise field is drawn for every call, so one seed gives the same noise at every fraction."""
+    return noise_fill(x, mask, rng.standard_normal(x.shape))
+
+
+def noise_fill(x: np.ndarray, mask: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """The ``noise`` replacement with a given standard-normal field ``z`` (shape of ``x``):
+    removed samples become ``lead mean + lead std · z`` of their lead in that beat (float64)."""
     mu = x.mean(axis=2, keepdims=True)
     sd = x.std(axis=2, keepdims=True)
-    return np.where(mask, mu + sd * rng.standard_normal(x.shape), x)
+    return np.where(mask, mu + sd * z, x)
 
 
 def replace(x: np.ndarray, mask: np.ndarray, how: str, seed: int = 0) -> np.ndarray:

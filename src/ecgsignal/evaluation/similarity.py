@@ -44,7 +44,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ecgsignal.errors import ConfigError
-from ecgsignal.evaluation._utils import as_pair, check_fraction, rank_rows, row_pearson
+from ecgsignal.evaluation._utils import as_maps, as_pair, check_fraction, rank_rows, row_pearson
 from ecgsignal.evaluation.measures import MeasureSpec, register_measure
 from ecgsignal.registry import Registry
 from ecgsignal.validation import check_int
@@ -273,6 +273,53 @@ def ssim_1d(
     num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
     den = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
     return (num / den).reshape(n, -1).mean(axis=1)
+
+
+# Per-map parts of top-k and SSIM, for experiments that compare each map with many others
+# (experiments.similarity._prepare): the same operations on the same arrays as the measures
+# above, so the same numbers bit for bit (tests/test_speed_paths.py), computed once per map.
+
+def topk_prepared(a: np.ndarray, frac: float = 0.10) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(weights (n, D), constant (n,), k)`` of one map, as :func:`topk_intersection` uses them."""
+    frac = check_fraction(frac, "frac", open_low=True)
+    fa = np.abs(_flat(as_maps(a, "a")))
+    k = max(1, int(round(frac * fa.shape[1])))
+    return _topk_weights(fa, k), fa.max(axis=1) == fa.min(axis=1), k
+
+
+def topk_from_prepared(pa: tuple, pb: tuple) -> np.ndarray:
+    """:func:`topk_intersection` of two maps from their :func:`topk_prepared` parts."""
+    (wa, ca, k), (wb, cb, _) = pa, pb
+    out = np.sum(wa * wb, axis=1) / float(k)
+    return np.where(ca | cb, np.nan, out)
+
+
+def ssim_prepared(a: np.ndarray, window: int = 11, k1: float = 0.01, k2: float = 0.03) -> tuple:
+    """Per-map part of :func:`ssim_1d` with its defaults (absolute, normalised maps)."""
+    window = check_int(window, "window", 2, what="samples")
+    x = np.abs(as_maps(a, "a"))
+    if x.shape[-1] < window:
+        raise ConfigError(f"window ({window}) is longer than the maps (T = {x.shape[-1]})")
+    n = x.shape[0]
+    peak = np.abs(x).reshape(n, -1).max(axis=1)
+    x /= np.where(peak > 0, peak, 1.0)[:, None, None]
+    big_l = np.full(n, 1.0)
+    c1 = ((k1 * big_l) ** 2)[:, None, None]
+    c2 = ((k2 * big_l) ** 2)[:, None, None]
+    w = int(window)
+    mu = _window_means(x, w)
+    var = (_window_means(x * x, w) - mu * mu) * (w / (w - 1.0))
+    return x, mu, var, c1, c2, w
+
+
+def ssim_from_prepared(pa: tuple, pb: tuple) -> np.ndarray:
+    """:func:`ssim_1d` (defaults) of two maps from their :func:`ssim_prepared` parts."""
+    a_, mu_a, var_a, c1, c2, w = pa
+    b_, mu_b, var_b = pb[:3]
+    cov = (_window_means(a_ * b_, w) - mu_a * mu_b) * (w / (w - 1.0))
+    num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
+    den = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
+    return (num / den).reshape(a_.shape[0], -1).mean(axis=1)
 
 
 _ADEBAYO = "Adebayo et al. 2018, Sanity checks for saliency maps, NeurIPS"

@@ -158,7 +158,8 @@ class InterpretableModel:
 
 def fit_interpretable(x: np.ndarray, y: np.ndarray, class_names: tuple[str, ...], fs: float,
                       r_offset: float, C: float = 1.0, seed: int = 0,
-                      bootstrap: bool = False) -> InterpretableModel:
+                      bootstrap: bool = False,
+                      measured: np.ndarray | None = None) -> InterpretableModel:
     """Fit the multinomial logistic regression on the measurements of training beats.
 
     Parameters
@@ -177,6 +178,10 @@ def fit_interpretable(x: np.ndarray, y: np.ndarray, class_names: tuple[str, ...]
         training set, the analogue of the CNN's seed-to-seed variation.
     bootstrap:
         Fit on a seeded bootstrap resample of the training beats.
+    measured:
+        ``(n, F)`` features of ``x`` (``features(measure(x, fs, r_offset))``) when already
+        measured: every measurement is per beat, so a resample's features are these rows, the
+        same numbers without measuring again (fits of several seeds share one measurement).
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -186,10 +191,13 @@ def fit_interpretable(x: np.ndarray, y: np.ndarray, class_names: tuple[str, ...]
     if not C > 0:
         raise ConfigError(f"C must be positive, got {C!r}")
     x = np.asarray(x, np.float32)
-    if bootstrap:
-        idx = np.random.default_rng(seed).integers(0, x.shape[0], x.shape[0])
-        x, y = x[idx], y[idx]
-    f = features(measure(x, fs, r_offset))
+    if measured is not None and np.shape(measured)[0] != x.shape[0]:
+        raise DataError(f"measured has {np.shape(measured)[0]} rows for {x.shape[0]} beats")
+    idx = (np.random.default_rng(seed).integers(0, x.shape[0], x.shape[0]) if bootstrap
+           else slice(None))
+    y = y[idx]
+    f = (features(measure(x[idx], fs, r_offset)) if measured is None
+         else np.asarray(measured, np.float64)[idx])
     mean = np.nanmean(f, 0)
     scale = np.nanstd(f, 0)
     scale = np.where(scale > 1e-9, scale, 1.0)

@@ -24,6 +24,10 @@ class _Boot:
         self.pos = rng.integers(0, n_pos, size=(n_boot, n_pos)) if n_pos else None
         self.neg = rng.integers(0, n_neg, size=(n_boot, n_neg)) if n_neg else None
         self.n_boot = n_boot
+        # how often each beat is drawn in each resample, (B, n): the AUROC of a resample is a
+        # weighted count of positive-negative pairs (see ``auroc``)
+        self.pos_counts = _counts(self.pos, n_pos) if n_pos else None
+        self.neg_counts = _counts(self.neg, n_neg) if n_neg else None
 
     def mean_prob(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``p`` ``(S, n_pos + n_neg)`` → estimate ``(S,)``, replicates ``(S, B)``."""
@@ -40,11 +44,34 @@ class _Boot:
         est = auroc_rows(p, np.broadcast_to(labels, p.shape))
         if self.neg is None:
             return est, np.full((s, self.n_boot), np.nan)
+        if not np.isfinite(p).all():
+            return est, self.auroc_ranked(p)
+        # Mann-Whitney U of a resample = sum over its (positive, negative) pairs of
+        # [p > q] + ½ [p = q], i.e. count_pos · W · count_neg with W the pair matrix of the
+        # distinct beats. Every term is a multiple of ½ far below 2**53, so U is exact in float64
+        # whatever the summation order, and U / (P · N) is the very float that the rank sums of
+        # ``auroc_ranked`` give (tests/test_speed_paths.py checks it bit for bit).
+        pp, qq = p[:, : self.n_pos, None], p[:, None, self.n_pos:]
+        w = (pp > qq).astype(np.float64) + 0.5 * (pp == qq)  # (S, n_pos, n_neg)
+        u = (np.matmul(self.pos_counts, w) * self.neg_counts).sum(axis=2)  # (S, B)
+        return est, u / (float(self.n_pos) * float(self.n_neg))
+
+    def auroc_ranked(self, p: np.ndarray) -> np.ndarray:
+        """Replicates ``(S, B)`` of the AUROC by ranking each resample (the reference path)."""
+        s = p.shape[0]
+        labels = np.r_[np.ones(self.n_pos, bool), np.zeros(self.n_neg, bool)]
         rs = np.concatenate([p[:, : self.n_pos][:, self.pos],
                              p[:, self.n_pos:][:, self.neg]], axis=2)  # (S, B, n)
         reps = auroc_rows(rs.reshape(s * self.n_boot, -1),
                           np.broadcast_to(labels, (s * self.n_boot, labels.size)))
-        return est, reps.reshape(s, self.n_boot)
+        return reps.reshape(s, self.n_boot)
+
+
+def _counts(idx: np.ndarray, n: int) -> np.ndarray:
+    """``(B, n)`` float64: how often each of ``n`` items appears in each row of ``idx`` ``(B, m)``."""
+    b = idx.shape[0]
+    flat = (np.arange(b)[:, None] * n + idx).ravel()
+    return np.bincount(flat, minlength=b * n).reshape(b, n).astype(np.float64)
 
 
 def _ci(reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -48,6 +48,7 @@ import torch
 
 from ecgsignal.attribution import COUNTERFACTUALS, attribute
 from ecgsignal.attribution.counterfactual_params import synthetic_batch
+from ecgsignal.data.criteria import measure
 from ecgsignal.errors import ConfigError, DataError
 from ecgsignal.evaluation._utils import row_pearson
 from ecgsignal.evaluation.context import ExperimentContext
@@ -59,7 +60,7 @@ from ecgsignal.evaluation.results import make_table
 from ecgsignal.evaluation.similarity import similarity
 from ecgsignal.evaluation.statistics import bootstrap_ci_many
 from ecgsignal.models import predict_proba
-from ecgsignal.models.interpretable import fit_interpretable
+from ecgsignal.models.interpretable import features, fit_interpretable
 from ecgsignal.models.metrics import per_class_auroc
 from ecgsignal.models.training import predict_logits
 
@@ -110,18 +111,35 @@ def _records(exp: str, method: str, values: np.ndarray, beats, keep: np.ndarray,
     return out
 
 
+def _spread(values: np.ndarray, at: np.ndarray | None, n: int) -> np.ndarray:
+    """``(n,)`` float64: ``values`` at rows ``at`` of the explained beats, NaN elsewhere."""
+    if at is None:
+        return values
+    out = np.full(n, np.nan)
+    out[at] = values
+    return out
+
+
 def _map_rows(exp: str, method: str, maps: np.ndarray, ctx: ExperimentContext, keep: np.ndarray,
-              truth: np.ndarray | None) -> list[dict[str, Any]]:
-    """Localisation and ``truth_r`` rows of one explainer's maps on the explained beats."""
+              truth: np.ndarray | None, at: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """Localisation and ``truth_r`` rows of one explainer's maps on the explained beats.
+
+    ``at``: the rows of ``ctx.beats`` that ``maps`` explain (all by default); the others are
+    left out (per-beat scores: a beat's score does not depend on the other beats).
+    """
     rows: list[dict[str, Any]] = []
+    n = ctx.beats.n
     if ctx.dataset.has_masks:
         masks = beat_masks(ctx)
-        scores = localization_scores(maps, masks, _LOC, absolute_mass=True)
+        mine = masks if at is None else {k: v[at] for k, v in masks.items()}
+        scores = localization_scores(maps, mine, _LOC, absolute_mass=True)
         for (mname, measure), v in scores.items():
-            nonempty = masks[mname].reshape(len(v), -1).any(1)
-            rows += _records(exp, method, v, ctx.beats, keep & nonempty, measure, ctx, mask=mname)
+            nonempty = masks[mname].reshape(n, -1).any(1)
+            rows += _records(exp, method, _spread(v, at, n), ctx.beats, keep & nonempty, measure,
+                             ctx, mask=mname)
     if truth is not None:
-        rows += _records(exp, method, pearson_rows(maps, truth), ctx.beats, keep, "truth_r", ctx)
+        r = pearson_rows(maps, truth if at is None else truth[at])
+        rows += _records(exp, method, _spread(r, at, n), ctx.beats, keep, "truth_r", ctx)
     return rows
 
 
@@ -133,9 +151,17 @@ def _nearest(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(d2, 0).min(1))
 
 
-def _cf_maps(ctx: ExperimentContext, method: str, model: torch.nn.Module) -> np.ndarray:
+def _cf_maps(ctx: ExperimentContext, method: str, model: torch.nn.Module,
+             at: np.ndarray | None = None) -> np.ndarray:
+    """Counterfactual maps of the explained beats (rows ``at`` only, when given).
+
+    Each beat's search is its own (no interaction between beats, and a beat's numbers do not
+    depend on the other beats of its pass: tests/test_speed_paths.py), so explaining only the
+    beats that are used gives their maps bit for bit.
+    """
     opts = {"synthetic": ctx.dataset.meta["config"]} if method == "counterfactual_params" else {}
-    return attribute(model, ctx.beats.x, ctx.beats.target, method, device=ctx.device,
+    sel = slice(None) if at is None else at
+    return attribute(model, ctx.beats.x[sel], ctx.beats.target[sel], method, device=ctx.device,
                      fs=ctx.dataset.fs, seed=ctx.seed, **opts)
 
 
@@ -165,22 +191,27 @@ def run_counterfactual(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Dat
     p_true = predict_logits(model, true_cf, device=ctx.device).argmax(1)
     rows += _records(exp, "true_counterfactual", (p_true == norm).astype(float), beats, keep,
                      "validity", ctx)
+    # NORM beats (nothing to flip) are left out of every row: only the others are searched
+    at = np.flatnonzero(keep)
+    n = beats.n
     for method in methods:
-        maps = _cf_maps(ctx, method, model)
-        cf = beats.x - maps
+        maps = _cf_maps(ctx, method, model, at)
+        cf = beats.x.copy()  # all beats, so that every pass has the shape it always had
+        cf[at] = beats.x[at] - maps
         pred = predict_logits(model, cf, device=ctx.device).argmax(1)
         rows += _records(exp, method, (pred == norm).astype(float), beats, keep, "validity", ctx)
-        rows += _records(exp, method, np.abs(maps).mean(axis=(1, 2)), beats, keep, "proximity_l1", ctx)
+        rows += _records(exp, method, _spread(np.abs(maps).mean(axis=(1, 2)), at, n), beats, keep,
+                         "proximity_l1", ctx)
         rows += _records(exp, method, _nearest(cf, norm_train), beats, keep, "plausibility", ctx)
-        rows += _map_rows(exp, method, maps, ctx, keep, truth)
+        rows += _map_rows(exp, method, maps, ctx, keep, truth, at)
         rows += _seed_rows(exp, method, maps, ctx, keep, sim,
-                           lambda s, m=method: _cf_maps(ctx, m, ctx.model(s)))
+                           lambda s, m=method: _cf_maps(ctx, m, ctx.model(s), at), at)
         if params.get("randomize", True):
             for k in range(1, len(stages(model)) + 1):
                 rnd = randomized_copy(model, k, "top_down", seed=ctx.seed)
-                v = similarity(maps, _cf_maps(ctx, method, rnd), sim)
-                rows += _records(exp, method, v, beats, keep, f"randomization_{sim}", ctx,
-                                 n_randomized=k)
+                v = similarity(maps, _cf_maps(ctx, method, rnd, at), sim)
+                rows += _records(exp, method, _spread(v, at, n), beats, keep,
+                                 f"randomization_{sim}", ctx, n_randomized=k)
     if params.get("compare", True):
         for m in ctx.methods:
             rows += _map_rows(exp, m, ctx.attributions(m), ctx, keep, truth)
@@ -188,13 +219,17 @@ def run_counterfactual(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Dat
 
 
 def _seed_rows(exp: str, method: str, maps: np.ndarray, ctx: ExperimentContext, keep: np.ndarray,
-               sim: str, maps_of) -> list[dict[str, Any]]:
-    """``consistency_<sim>``: mean similarity of the reference map with each other seed's map."""
+               sim: str, maps_of, at: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """``consistency_<sim>``: mean similarity of the reference map with each other seed's map.
+
+    ``at``: the rows of ``ctx.beats`` that ``maps`` (and ``maps_of(seed)``) explain.
+    """
     others = [s for s in ctx.seeds[1:]]
     if not others:
         return []
     v = np.nanmean(np.stack([similarity(maps, maps_of(s), sim) for s in others]), axis=0)
-    return _records(exp, method, v, ctx.beats, keep, f"consistency_{sim}", ctx)
+    return _records(exp, method, _spread(v, at, ctx.beats.n), ctx.beats, keep,
+                    f"consistency_{sim}", ctx)
 
 
 def _auroc_rows(ctx: ExperimentContext, name: str, scores: np.ndarray) -> list[dict[str, Any]]:
@@ -233,9 +268,13 @@ def run_interpretable(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Data
     C = float(params.get("C", 1.0))
     sim = params.get("similarity", "spearman_abs")
 
+    x_tr = ds.signals[tr]
+    measured = features(measure(np.asarray(x_tr, np.float32), ds.fs, r_offset))  # once, all fits
+
     def fit(seed: int):
-        return fit_interpretable(ds.signals[tr], ds.labels[tr], ds.class_names, ds.fs, r_offset,
-                                 C=C, seed=seed, bootstrap=seed != ctx.seeds[0])
+        return fit_interpretable(x_tr, ds.labels[tr], ds.class_names, ds.fs, r_offset,
+                                 C=C, seed=seed, bootstrap=seed != ctx.seeds[0],
+                                 measured=measured)
 
     lr = fit(ctx.seeds[0])
     rows = _auroc_rows(ctx, "interpretable", lr.predict_proba(ds.signals[te]))
@@ -342,7 +381,7 @@ def counterfactual_examples(ctx: ExperimentContext) -> dict[str, Any]:
     first = [int(np.flatnonzero(beats.target == c)[0]) for c in range(len(beats.class_names))
              if c != norm and (beats.target == c).any()]
     model = ctx.model()
-    maps = {m: _cf_maps(ctx, m, model)[first] for m in COUNTERFACTUALS}
+    maps = {m: _cf_maps(ctx, m, model, np.asarray(first)) for m in COUNTERFACTUALS}
     x = beats.x[first]
     diff = truth[0][first]
     return {"classes": [beats.class_names[beats.target[i]] for i in first], "beat": x,

@@ -62,7 +62,6 @@ ICML.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -76,6 +75,7 @@ from ecgsignal.errors import ConfigError, DataError
 from ecgsignal.evaluation._utils import auroc_rows, check_fraction
 from ecgsignal.evaluation.context import BeatSelection, ExperimentContext
 from ecgsignal.evaluation.experiments._groups import POOLED, check_names, context_methods
+from ecgsignal.evaluation.experiments._perturbation_rows import RowPredictor
 from ecgsignal.evaluation.experiments._perturbation_stats import _Boot, _ci, area_rows
 from ecgsignal.evaluation.experiments.base import EXPERIMENTS, Experiment
 from ecgsignal.evaluation.measures import MEASURES
@@ -122,10 +122,6 @@ summed signed ``a`` (``"signed"``, positive-first). ``negatives``: ``"random"`` 
 every negative's patches in the random reference order, for every method and the oracle alike;
 ``"explained"`` ranks them by each method's map for the class, while the oracle, which has no
 ground truth of ``c`` in a beat without ``c``, keeps the random order (not like for like)."""
-
-_PREDICT_ROWS = 128
-"""Rows per forward pass when predicting perturbed beats (the engine's measured sweet spot for
-forward-only passes, :data:`ecgsignal.attribution.FORWARD_ROWS`)."""
 
 _CURVE_MEASURES = ("auroc", "mean_prob", "mean_logodds")
 _NEGATIVES = ("random", "explained")
@@ -232,9 +228,10 @@ class _ClassRun:
     boot: _Boot
     rank_seed: int
     curves: dict = dataclasses.field(default_factory=dict)
-    #: probability of class ``c`` by the digest of a perturbed beat's bytes: a beat perturbed
-    #: identically under several methods or orders is predicted once (see ``_add_curves``)
+    #: probability of class ``c`` by perturbed beat (its row, replacement and mask): a beat
+    #: perturbed identically under several methods or orders is predicted once (``_add_curves``)
     probs: dict = dataclasses.field(default_factory=dict)
+    noise: dict = dataclasses.field(default_factory=dict)  # noise fields by (how, seed)
 
     @property
     def x(self) -> np.ndarray:
@@ -321,50 +318,21 @@ def _add_curves(ctx: ExperimentContext, model: Any, run: _ClassRun, method: str,
         if with_auroc:
             run.curves[key]["auroc"] = run.boot.auroc(probs)
 
-    # The perturbed beats of every (order, replacement, unit) are predicted together, in passes
-    # of _PREDICT_ROWS rows, not one small call per curve (same probabilities, a few large
-    # forward passes instead of many small ones: faster on CPU and GPU alike).
-    pending: list[tuple[tuple, np.ndarray]] = []
-
-    # Many perturbed beats are the same whatever the method: the negatives are perturbed in the
-    # one random order, and fraction 0 (nothing removed) and 1 (all removed) do not depend on the
-    # ranking. Each distinct perturbed beat (same bytes) is predicted once per class run.
-    def flush() -> None:
-        if not pending:
-            return
-        xs = np.ascontiguousarray(np.concatenate([xp for _, xp in pending], axis=0))
-        keys = [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in xs]
-        new = {}
-        for i, key in enumerate(keys):
-            if key not in run.probs and key not in new:
-                new[key] = i
-        if new:
-            rows = np.fromiter(new.values(), dtype=np.int64, count=len(new))
-            got = predict_proba(model, xs[rows], batch_size=_PREDICT_ROWS,
-                                device=ctx.device)[:, run.c]
-            run.probs.update(zip(new, got.tolist()))
-        probs = np.array([run.probs[key] for key in keys], dtype=np.float32)
-        start = 0
-        for key, xp in pending:
-            p = np.asarray(probs[start:start + xp.shape[0]], dtype=np.float64)
-            summarise(key, p.reshape(-1, x.shape[0]))
-            start += xp.shape[0]
-        pending.clear()
-
-    def queue(key: tuple, masks: list[np.ndarray], how: str, seed: int) -> None:
-        pending.append((key, np.concatenate([replace(x, m, how, seed=seed) for m in masks])))
-        if sum(xp.shape[0] for _, xp in pending) >= 8 * _PREDICT_ROWS:
-            flush()
-
+    # Each distinct perturbed beat (same beat, replacement and mask) is built and predicted once
+    # per class run, in a few large forward passes (_perturbation_rows.RowPredictor): the
+    # negatives are perturbed in the one random order for every method, and fraction 0 (nothing
+    # removed) and 1 (all removed) do not depend on the ranking.
+    rows = RowPredictor(model, run.c, ctx.device, x, run.probs, run.noise)
     for order, (o_patch, o_lead) in orders.items():
         for how in hows:
             noise_seed = _seed(ctx.seed, run.c, 17, REPLACEMENTS.available().index(how))
             masks = [removal_mask(o_patch, f, t_len, fs, patch_ms) for f in fr]
-            queue((method, rank_by, how, "patch", order), masks, how, noise_seed)
+            rows.queue((method, rank_by, how, "patch", order), masks, how, noise_seed)
             if leads:
                 masks = [lead_removal_mask(o_lead, k, t_len) for k in range(n_leads + 1)]
-                queue((method, rank_by, how, "lead", order), masks, how, noise_seed)
-    flush()
+                rows.queue((method, rank_by, how, "lead", order), masks, how, noise_seed)
+    for key, probs in rows.results():
+        summarise(key, probs)
 
 
 def run_perturbation(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataFrame:
