@@ -270,3 +270,27 @@ def test_weight_draws_in_worker_processes_give_the_same_table(tiny_context):
     pd.testing.assert_frame_equal(here, run_randomization(workers, params))
     with pytest.raises(ConfigError, match="workers"):
         dataclasses.replace(tiny_context, workers=0)
+
+
+def test_scorer_prepares_each_map_once_with_the_same_numbers():
+    """The walk's scorer (per-map parts of every measure, memoised) gives bit for bit what
+    similarity() gives pair by pair, under both normalisations and with constant beats."""
+    from ecgsignal.evaluation.experiments._randomization_walk import Scorer
+    from ecgsignal.evaluation.experiments.randomization import normalize_maps
+    from ecgsignal.evaluation.similarity import SIMILARITY, similarity
+
+    rng = np.random.default_rng(5)
+    ref = rng.normal(size=(6, 12, 40)).astype(np.float32)
+    maps = [rng.normal(size=(6, 12, 40)).astype(np.float32) for _ in range(3)]
+    maps[1][2] = 0.0                          # a constant beat: NaN for the rank measures
+    maps[2] = np.round(maps[2], 1)            # many ties
+    keys = [(n, m) for n in ("raw", "abs_max") for m in SIMILARITY.available()]
+    sc = Scorer(keys, normalize_maps)
+    got = sc.score(ref, maps)
+    again = sc.score(ref, maps)               # from the memo
+    want = np.stack([np.stack([similarity(normalize_maps(ref, n), normalize_maps(a, n), m)
+                               for n, m in keys], axis=-1) for a in maps])
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(again, want)
+    sc.forget([ref])
+    assert all(k[0] == id(ref) for k in sc._parts)

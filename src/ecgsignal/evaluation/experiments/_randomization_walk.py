@@ -31,22 +31,40 @@ from typing import Any
 
 import numpy as np
 
-from ecgsignal.evaluation._utils import abs_rank_rows, row_pearson
+from ecgsignal.evaluation._utils import abs_rank_rows, as_maps, rank_rows, row_pearson
 from ecgsignal.evaluation.crossed import partial_spearman_ranks
 from ecgsignal.evaluation.randomization import randomized_stage_copy, randomized_stages
-from ecgsignal.evaluation.similarity import similarity
+from ecgsignal.evaluation.similarity import (
+    similarity,
+    ssim_from_prepared,
+    ssim_prepared,
+    topk_from_prepared,
+    topk_prepared,
+)
 from ecgsignal.timing import stage
 
 __all__ = ["Scorer", "WalkJob", "walk_units"]
 
 
 class Scorer:
-    """Per-beat similarities of maps with a reference, ranking each array once while held."""
+    """Per-beat similarities of maps with a reference, preparing each array once while held.
+
+    Every measure splits into a per-map part and a cheap combination of two such parts (ranks
+    and a Pearson correlation for the rank measures, the flat float64 map for ``pearson``, the
+    top-k weights for ``topk``, the window statistics for ``ssim``:
+    :func:`~ecgsignal.evaluation.similarity.topk_prepared`,
+    :func:`~ecgsignal.evaluation.similarity.ssim_prepared`). The per-map part of a reference
+    (a trained map, ``|x|``) is computed once for every network it is compared with, and a map's
+    once for both references: the same operations on the same arrays as
+    :func:`~ecgsignal.evaluation.similarity.similarity`, so the same numbers bit for bit
+    (``tests/test_exp_randomization.py``).
+    """
 
     def __init__(self, keys: list[tuple[str, str]], normalize: Callable[[np.ndarray, str],
                                                                            np.ndarray]) -> None:
         self.keys, self.normalize = keys, normalize
         self._ranks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._parts: dict[tuple[int, str, str], tuple[np.ndarray, Any]] = {}
 
     def ranks(self, a: np.ndarray) -> np.ndarray:
         """Row ranks of ``|a|`` (memoised by identity while ``a`` is alive in the memo)."""
@@ -56,24 +74,56 @@ class Scorer:
             self._ranks[id(a)] = hit
         return hit[1]
 
+    def part(self, a: np.ndarray, norm: str, meas: str) -> Any:
+        """The per-map part of ``meas`` for ``a`` under normalisation ``norm`` (memoised)."""
+        if meas == "spearman_abs" or (meas == "spearman_signed" and norm == "abs_max"):
+            # |a| / max|a| keeps the order of |a| (and its ties): one ranking serves them all
+            return self.ranks(a)
+        key = (id(a), norm, meas)
+        hit = self._parts.get(key)
+        if hit is None or hit[0] is not a:
+            x = as_maps(self.normalize(a, norm), "a")
+            flat = x.reshape(x.shape[0], -1)
+            if meas == "spearman_signed":
+                got: Any = rank_rows(flat)
+            elif meas == "pearson":
+                got = flat
+            elif meas in _PREPARED:
+                got = _PREPARED[meas][0](x)
+            else:
+                got = None  # any other measure: computed pair by pair
+            hit = (a, got)
+            self._parts[key] = hit
+        return hit[1]
+
     def forget(self, keep: list[np.ndarray]) -> None:
-        """Drop every memoised rank except those of ``keep`` (each ~2.6 MB at 90 beats)."""
+        """Drop every memoised part except those of ``keep`` (each a few MB at 90 beats)."""
         ids = {id(a) for a in keep}
         for key in [k for k in self._ranks if k not in ids]:
             del self._ranks[key]
+        for key in [k for k in self._parts if k[0] not in ids]:
+            del self._parts[key]
 
     def score(self, ref: np.ndarray, maps: list[np.ndarray]) -> np.ndarray:
         """``(len(maps), n, len(keys))`` similarities of each map with ``ref``."""
         cols = []
         for norm, meas in self.keys:
-            if meas == "spearman_abs":
-                rr = self.ranks(ref)
-                cols.append(np.stack([row_pearson(rr, self.ranks(a)) for a in maps]))
-                continue
-            ra = self.normalize(ref, norm)
-            cols.append(np.stack([np.asarray(similarity(ra, self.normalize(a, norm), meas),
-                                             dtype=np.float64) for a in maps]))
+            pr = self.part(ref, norm, meas)
+            if meas in ("spearman_abs", "spearman_signed", "pearson"):
+                cols.append(np.stack([row_pearson(pr, self.part(a, norm, meas)) for a in maps]))
+            elif meas in _PREPARED:
+                combine = _PREPARED[meas][1]
+                cols.append(np.stack([combine(pr, self.part(a, norm, meas)) for a in maps]))
+            else:
+                ra = self.normalize(ref, norm)
+                cols.append(np.stack([np.asarray(similarity(ra, self.normalize(a, norm), meas),
+                                                 dtype=np.float64) for a in maps]))
         return np.stack(cols, axis=-1)
+
+
+_PREPARED = {"topk": (topk_prepared, topk_from_prepared),
+             "ssim": (ssim_prepared, ssim_from_prepared)}
+"""Measures with a per-map part (their default options, as Experiment 3 calls them)."""
 
 
 @dataclass
