@@ -168,3 +168,29 @@ def test_pairwise_similarity_reads_back_pairs_of_the_same_maps(monkeypatch):
     for k, v in got.items():
         assert np.array_equal(v, es.similarity(changed[k[0]], changed[k[1]], "spearman_abs"),
                               equal_nan=True)
+
+
+def test_batched_cis_and_areas_are_those_of_each_call():
+    """Experiment 4's CIs in one quantile call per shape (issue 16): the floats of one call each."""
+    from ecgsignal.evaluation.experiments._perturbation_stats import (
+        _ci,
+        area_rows,
+        area_rows_many,
+        ci_many,
+    )
+
+    rng = np.random.default_rng(8)
+    reps = [rng.random((9, 200)), rng.random((13, 200)), rng.random(200), rng.random((9, 200))]
+    reps[1][2, 5] = np.nan  # its own nanquantile call
+    for (lo, hi), r in zip(ci_many(reps), reps):
+        rlo, rhi = _ci(r)
+        assert np.array_equal(lo, rlo, equal_nan=True) and np.array_equal(hi, rhi, equal_nan=True)
+    fr = np.array([0.0, 0.1, 0.5, 1.0])
+
+    def curve():
+        return rng.random(4), rng.random((4, 50))
+
+    items = [(fr, {"morf": curve(), "lerf": curve(), "random": curve()}),
+             (fr[:3], {"morf": (curve()[0][:3], curve()[1][:3]),
+                       "lerf": (curve()[0][:3], curve()[1][:3])})]
+    assert area_rows_many(items) == [area_rows(f, c) for f, c in items]

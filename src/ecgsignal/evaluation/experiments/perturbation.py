@@ -76,7 +76,13 @@ from ecgsignal.evaluation._utils import auroc_rows, check_fraction
 from ecgsignal.evaluation.context import BeatSelection, ExperimentContext
 from ecgsignal.evaluation.experiments._groups import POOLED, check_names, context_methods
 from ecgsignal.evaluation.experiments._perturbation_rows import RowPredictor
-from ecgsignal.evaluation.experiments._perturbation_stats import _Boot, _ci, area_rows
+from ecgsignal.evaluation.experiments._perturbation_stats import (
+    _Boot,
+    _ci,
+    area_rows,
+    area_rows_many,
+    ci_many,
+)
 from ecgsignal.evaluation.experiments.base import EXPERIMENTS, Experiment
 from ecgsignal.evaluation.measures import MEASURES
 from ecgsignal.evaluation.perturbation import (
@@ -422,10 +428,11 @@ def run_perturbation(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataF
     groups = [(c, per_class[c], sizes[c]) for c in classes]
     groups.append((POOLED, pooled, (int(w.sum()), sum(sizes[c][1] for c in classes))))
     for cname, cur, (n_pos, n_neg) in groups:
+        cis = iter(ci_many([reps for meas_d in cur.values() for _, reps in meas_d.values()]))
         for (m, rb, how, unit, order), meas_d in cur.items():
             steps = fr if unit == "patch" else lead_fr
-            for meas, (est, reps) in meas_d.items():
-                lo, hi = _ci(reps)
+            for meas, (est, _reps) in meas_d.items():
+                lo, hi = next(cis)
                 for j, f in enumerate(steps):
                     records.append({
                         "experiment": "perturbation", "method": m, "class": cname,
@@ -436,20 +443,24 @@ def run_perturbation(ctx: ExperimentContext, params: dict[str, Any]) -> pd.DataF
                         "ranking": pd.NA if rb is None else rb,
                         "own_perturbation": graded_on_own_perturbation(m, how, unit, patch_ms),
                     })
-        for m, rb, how in ((m, rb, how) for m in methods for rb in rank_bys for how in hows):
-            for unit in ("patch", "lead") if p["leads"] else ("patch",):
-                steps = fr if unit == "patch" else lead_fr
-                for meas in _CURVE_MEASURES if with_auroc else ("mean_prob", "mean_logodds"):
-                    curves = {o: cur[(m, rb, how, unit, o)][meas] for o in ("morf", "lerf")}
-                    curves["random"] = cur[(RANDOM_RANKING, None, how, unit, "random")][meas]
-                    for name, (v, lo, hi) in area_rows(steps, curves).items():
-                        records.append({
-                            "experiment": "perturbation", "method": m, "class": cname,
-                            "seed": model_seed, "measure": f"{name}_{meas}", "value": v,
-                            "ci_low": lo, "ci_high": hi, "replacement": how, "unit": unit,
-                            "n": n_pos, "n_neg": n_neg, "ranking": rb, "own_perturbation":
-                            graded_on_own_perturbation(m, how, unit, patch_ms),
-                        })
+        todo = [(m, rb, how, unit, meas)
+                for m in methods for rb in rank_bys for how in hows
+                for unit in (("patch", "lead") if p["leads"] else ("patch",))
+                for meas in (_CURVE_MEASURES if with_auroc else ("mean_prob", "mean_logodds"))]
+        items = []
+        for m, rb, how, unit, meas in todo:
+            curves = {o: cur[(m, rb, how, unit, o)][meas] for o in ("morf", "lerf")}
+            curves["random"] = cur[(RANDOM_RANKING, None, how, unit, "random")][meas]
+            items.append((fr if unit == "patch" else lead_fr, curves))
+        for (m, rb, how, unit, meas), areas in zip(todo, area_rows_many(items)):
+            for name, (v, lo, hi) in areas.items():
+                records.append({
+                    "experiment": "perturbation", "method": m, "class": cname,
+                    "seed": model_seed, "measure": f"{name}_{meas}", "value": v,
+                    "ci_low": lo, "ci_high": hi, "replacement": how, "unit": unit,
+                    "n": n_pos, "n_neg": n_neg, "ranking": rb, "own_perturbation":
+                    graded_on_own_perturbation(m, how, unit, patch_ms),
+                })
     if p["roar"]:
         records += roar_records(ctx, _method_list(ctx, p["roar_methods"], "roar_methods"),
                                 [check_fraction(f, "roar_fractions") for f in p["roar_fractions"]],
