@@ -294,3 +294,33 @@ def test_scorer_prepares_each_map_once_with_the_same_numbers():
     np.testing.assert_array_equal(again, want)
     sc.forget([ref])
     assert all(k[0] == id(ref) for k in sc._parts)
+
+
+def test_beats_per_class_explains_the_first_beats_of_each_class(tiny_context):
+    """The book profile may explain fewer beats in Experiment 3 than elsewhere: the first k of
+    each class, with their scores unchanged (the pooled mean over beat b's scores is the mean of
+    the per-class means when each class keeps one beat)."""
+    from ecgsignal.evaluation.experiments.randomization import first_per_class
+
+    base = {"methods": ["saliency"], "input_reference": False, "fresh_noise": False}
+    full = run_randomization(tiny_context, base)
+    same = run_randomization(tiny_context, {**base, "beats_per_class": 99})
+    pd.testing.assert_frame_equal(full, same)
+    one = run_randomization(tiny_context, {**base, "beats_per_class": 1})
+    key = dict(reference="trained", method="saliency", order="top_down")
+    per_class = select(one, **key)
+    sub, keep = first_per_class(tiny_context.beats, 1)
+    n_classes = len(set(sub.target))
+    assert sub.n == n_classes and len(keep) == n_classes
+    assert (select(per_class, **{"class": "all"})["n"] == n_classes).all()
+    assert (per_class[per_class["class"] != "all"]["n"] == 1).all()
+    # each class's one beat scores as it did among all beats: its value is a per-beat score
+    for cls in sorted(set(per_class["class"]) - {"all"}):
+        v1 = select(per_class, **{"class": cls}).set_index("stage")["value"]
+        assert np.isfinite(v1).all() and (v1.loc[0] == 1.0)
+    pooled = select(per_class, **{"class": "all"}).set_index("stage")["value"]
+    means = per_class[per_class["class"] != "all"].groupby("stage")["value"].mean()
+    np.testing.assert_allclose(pooled, means, atol=1e-12)
+    for bad in (0, 1.5, "2"):
+        with pytest.raises(ConfigError, match="beats_per_class"):
+            run_randomization(tiny_context, {**base, "beats_per_class": bad})

@@ -27,7 +27,9 @@ def test_every_profile_resolves_every_experiment(name):
     assert experiment_params(p, "consistency") == experiment_params(p, "similarity")
     assert experiment_params(p, "randomization") == {
         "orders": list(p.randomization_orders), "normalizations": ["raw", "abs_max"],
-        "draws": p.randomization_draws}
+        "draws": p.randomization_draws,
+        **({} if p.randomization_beats_per_class is None
+           else {"beats_per_class": p.randomization_beats_per_class})}
     assert experiment_params(p, "perturbation") == {
         "fractions": list(p.fractions), "replacements": list(p.perturbation_replacements),
         "roar": p.roar}

@@ -44,7 +44,11 @@ from ecgsignal.evaluation.compare import compare_maps
 from ecgsignal.evaluation.coverage import LEGACY, coverage_table, run_coverage
 from ecgsignal.evaluation.difficulty import difficulty_shift
 from ecgsignal.evaluation.experiments.beyond import counterfactual_examples, pick, side_by_side
-from ecgsignal.evaluation.experiments.randomization import methods_not_converging, path_summary
+from ecgsignal.evaluation.experiments.randomization import (
+    first_per_class,
+    methods_not_converging,
+    path_summary,
+)
 from ecgsignal.evaluation.lead_shares import lead_share_table
 from ecgsignal.evaluation.necessity import mask_necessity
 from ecgsignal.evaluation.perturbation import lead_removal_mask, ranking, replace
@@ -120,7 +124,7 @@ __all__ = [
     # reading result tables
     "select", "format_ci", "ci_table", "areas", "closer_to_controls", "measure_agreement",
     "methods_above_chance", "randomization_endpoints", "ranked_pairs", "replacement_agreement",
-    "similarity_to_others", "methods_not_converging", "path_summary", "counterfactual_examples",
+    "similarity_to_others", "first_per_class", "methods_not_converging", "path_summary", "counterfactual_examples",
     "pick", "side_by_side", "bootstrap_ci",
     # data
     "generate", "load_dataset", "measure", "LEAD_INDEX", "class_criteria_frame", "criteria_table",

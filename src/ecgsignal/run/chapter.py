@@ -63,9 +63,14 @@ class Chapter:
         """Whether the data carry ground-truth masks (synthetic data only)."""
         return self.dataset.has_masks
 
+    def params(self, experiment: str, **params: Any) -> dict[str, Any]:
+        """The parameters :meth:`run` passes to ``experiment``: the profile's, updated by
+        ``params``."""
+        return {**experiment_params(self.profile, experiment), **params}
+
     def run(self, experiment: str, **params: Any) -> pd.DataFrame:
         """Run (or read back) an experiment with the profile's parameters, updated by ``params``."""
-        p = {**experiment_params(self.profile, experiment), **params}
+        p = self.params(experiment, **params)
         key = experiment + repr(sorted(p.items()))
         if key not in self._tables:
             self._tables[key] = run_experiment(experiment, self.ctx, out_dir=self.out_dir, params=p)

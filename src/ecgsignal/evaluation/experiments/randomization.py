@@ -78,7 +78,7 @@ import numpy as np
 import pandas as pd
 
 from ecgsignal.errors import ConfigError, DataError
-from ecgsignal.evaluation.context import ExperimentContext
+from ecgsignal.evaluation.context import BeatSelection, ExperimentContext
 from ecgsignal.evaluation.crossed import crossed_ci, holm
 from ecgsignal.evaluation.experiments._groups import (
     POOLED,
@@ -120,6 +120,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": None,
     "draws": 1,
     "methods": None,
+    "beats_per_class": None,
 }
 """Parameters of Experiment 3.
 
@@ -129,7 +130,9 @@ abs_max}; ``fresh_noise``: fresh attribution noise for randomised models; ``inpu
 add similarity to ``|x|``; ``seed``: randomisation seed (``None`` → ``ctx.seed``); ``draws``:
 independent weight draws (seeds ``seed``, ``seed + 1``, …) per stage, resampled with the beats
 by the crossed CI when ``draws > 1``; ``methods``: subset of ``ctx.methods`` (``None`` → all;
-the matched nulls ``random`` and ``input_noise`` are always added).
+the matched nulls ``random`` and ``input_noise`` are always added); ``beats_per_class``: explain
+only the first that many of each class's beats (``None`` → all ``ctx.n_per_class``; the trained
+maps are those of the whole selection, so the numbers of the kept beats do not change).
 """
 
 
@@ -210,7 +213,7 @@ def run_randomization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Data
     nulls.update({n: n for n in NULLS})
     model_seed = ctx.seeds[0]
     model = ctx.model(model_seed)
-    beats = ctx.beats
+    beats, keep = first_per_class(ctx.beats, p["beats_per_class"])
     groups = class_groups(beats)
     noise_seed = ctx.seed + 1 if p["fresh_noise"] else ctx.seed
 
@@ -220,7 +223,7 @@ def run_randomization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Data
             return noise_seed
         return int(np.random.SeedSequence([noise_seed, d, 0x3D]).generate_state(1)[0])
 
-    trained = {m: ctx.attributions(m, seed=model_seed) for m in methods}
+    trained = {m: ctx.attributions(m, seed=model_seed)[keep] for m in methods}
     x_abs = np.abs(beats.x)
 
     def maps_of(net: Any, method: str, seed: int) -> np.ndarray:
@@ -462,9 +465,27 @@ def path_summary(df: pd.DataFrame, measure: str = "spearman_abs", cls: str = POO
 
 
 def profile_params(p: Any) -> dict[str, Any]:
-    """What a run profile sets: its orders and weight draws; both normalisations."""
-    return {"orders": list(p.randomization_orders), "normalizations": ["raw", "abs_max"],
-            "draws": p.randomization_draws}
+    """What a run profile sets: its orders, weight draws and (when set) beats per class; both
+    normalisations."""
+    out = {"orders": list(p.randomization_orders), "normalizations": ["raw", "abs_max"],
+           "draws": p.randomization_draws}
+    if p.randomization_beats_per_class is not None:
+        out["beats_per_class"] = p.randomization_beats_per_class
+    return out
+
+
+def first_per_class(beats: BeatSelection, k: int | None) -> tuple[BeatSelection, np.ndarray]:
+    """The first ``k`` beats of each class (in selection order) and their ``(m,)`` indices into
+    ``beats`` (``k=None``: every beat)."""
+    if k is None:
+        return beats, np.arange(beats.n)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ConfigError(f"parameter 'beats_per_class' must be a positive integer or None; "
+                          f"got {k!r}")
+    keep = np.sort(np.concatenate([idx[:int(k)] for name, idx in class_groups(beats)
+                                   if name != POOLED] or [np.zeros(0, int)]))
+    return BeatSelection(index=beats.index[keep], x=beats.x[keep], target=beats.target[keep],
+                         class_names=beats.class_names), keep
 
 
 EXPERIMENTS.register("randomization", Experiment(
