@@ -240,6 +240,7 @@ def test_compare_devices_cpu_against_cpu():
     assert all(r["ok"] and r["max_abs_diff"] == 0.0 for r in rows)
 
 
+@pytest.mark.slow  # 14-28 s (measured); make test runs it, test-fast skips it
 def test_run_bench_every_section_on_a_few_beats(tmp_path):
     """All sections end to end, tiny: both sides of each ratio computed the same thing."""
     _fake_logs(tmp_path, {"04_similarity": (42.0, 40.0, [("attribution", "saliency", 3.0)])})

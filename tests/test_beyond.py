@@ -126,6 +126,7 @@ def _pooled(df, method, measure, mask=None):
     return d
 
 
+@pytest.mark.slow  # 14-28 s (measured); make test runs it, test-fast skips it
 def test_counterfactual_experiment(good_context, tmp_path):
     from ecgsignal.evaluation.experiments import run_experiment
     from ecgsignal.evaluation.randomization import stages
@@ -171,6 +172,7 @@ def test_interpretable_experiment(good_context, tmp_path):
         run_experiment("counterfactual", ctx)
 
 
+@pytest.mark.slow  # 14-28 s (measured); make test runs it, test-fast skips it
 def test_side_by_side_and_examples(good_context, tmp_path):
     import matplotlib
 

@@ -86,6 +86,7 @@ def _profile():
                         difficulty="easy", methods="saliency,smoothgrad,gradient_shap,occlusion,random")
 
 
+@pytest.mark.slow  # 14-28 s (measured); make test runs it, test-fast skips it
 def test_run_grid_dask_equals_local(tmp_path, monkeypatch):
     """A 2-worker LocalCluster gives the maps of the local executor, sharded or not."""
     pytest.importorskip("dask.distributed")

@@ -249,6 +249,7 @@ def test_profiles_set_the_weight_draws():
         load_profile("smoke", randomization_draws=0)
 
 
+@pytest.mark.slow  # 14-28 s (measured); make test runs it, test-fast skips it
 def test_weight_draws_in_worker_processes_give_the_same_table(tiny_context):
     """ctx.workers > 1 walks the draws in spawn workers (one torch thread each): same table as
     walking them here with one thread."""
