@@ -13,30 +13,16 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from nets import trained_like as _trained_like
 from torch import nn
 
 from ecgsignal.attribution import FOLD_EXACT, attribute, available, make_baselines
 from ecgsignal.evaluation.randomization import randomized_copy
-from ecgsignal.models.cnn import build_model
 from ecgsignal.models.folding import batchnorm_pairs, fold_batchnorm
 
 RTOL_PEAK = 1e-5
 
 
-def _trained_like(seed: int = 0) -> nn.Module:
-    gen = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = build_model(9)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, nn.BatchNorm1d):
-                c = m.num_features
-                m.weight.copy_(0.5 + torch.rand(c, generator=gen))
-                m.bias.copy_(0.2 * torch.randn(c, generator=gen))
-                m.running_mean.copy_(0.3 * torch.randn(c, generator=gen))
-                m.running_var.copy_(0.2 + torch.rand(c, generator=gen))
-    return net.eval()
 
 
 @pytest.fixture(scope="module")
