@@ -142,9 +142,9 @@ def _call(fn: Callable[..., Any], env: dict[str, str], args: tuple) -> Any:
 
 
 def _wave_env(env: dict[str, str], wave_size: int, jobs: int) -> dict[str, str]:
-    """``env`` for the kernels of a wave: when the wave has fewer chapters than ``jobs`` (the
-    readers, chapter 12) its kernels share the cores among fewer, unless ``OMP_NUM_THREADS``
-    was fixed by the caller."""
+    """``env`` for the kernels of a wave: when the wave has fewer chapters than ``jobs`` (chapter
+    12's wave) its kernels share the cores among fewer, unless ``OMP_NUM_THREADS`` was fixed by
+    the caller."""
     out = dict(env)
     if "OMP_NUM_THREADS" in out and not os.environ.get("OMP_NUM_THREADS"):
         out["OMP_NUM_THREADS"] = str(threads_per_kernel(max(1, min(jobs, wave_size))))
