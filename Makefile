@@ -9,6 +9,10 @@ PROFILE ?= book
 TORCH_SPEC  ?= torch==2.13.0
 TORCH_INDEX ?=
 PYTEST_ARGS ?=
+# The installer: uv when it can be installed from PyPI, else pip (INSTALLER=pip forces pip).
+INSTALLER ?= uv
+# uv reads no pip configuration: pass pip's find-links (this machine's local torch build) on.
+UV_LINKS := $(foreach d,$(PIP_FIND_LINKS),--find-links $(d))
 
 .PHONY: env book run-book build-book test test-fast lint bench browser clean
 
@@ -16,11 +20,22 @@ env: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[book,ptbxl,dask,dev]" "$(TORCH_SPEC)"
-	# zennit (LRP) without its torchvision requirement: no torchvision here matches the local torch.
-	$(PY) -m pip install -q --no-deps "zennit==0.5.1" click
+	# uv (from PyPI, into the venv) installs the same packages as pip, 35 s instead of 75 s here
+	# (its --compile-bytecode compiles all of site-packages, as pip does file by file, so that no
+	# kernel recompiles torch where PYTHONDONTWRITEBYTECODE is set); INSTALLER=pip (or a failed
+	# uv install) keeps plain pip.
+	$(if $(filter uv,$(INSTALLER)),$(PY) -m pip install -q uv || true)
+	if [ -x $(VENV)/bin/uv ]; then \
+	  $(VENV)/bin/uv pip install -q --python $(PY) $(UV_LINKS) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)" && \
+	  $(VENV)/bin/uv pip install -q --python $(PY) $(UV_LINKS) -e ".[book,ptbxl,dask,dev]" "$(TORCH_SPEC)" && \
+	  $(VENV)/bin/uv pip install -q --python $(PY) --compile-bytecode --no-deps "zennit==0.5.1" click; \
+	else \
+	  $(PY) -m pip install -q --upgrade pip && \
+	  $(PY) -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)" && \
+	  $(PY) -m pip install -q -e ".[book,ptbxl,dask,dev]" "$(TORCH_SPEC)" && \
+	  $(PY) -m pip install -q --no-deps "zennit==0.5.1" click; \
+	fi
+	# (zennit goes in without its torchvision requirement: no torchvision here matches the local torch.)
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
