@@ -287,6 +287,8 @@ BAD_PARAMETERS = [
     ("batch_size", 0, ConfigError, r"batch_size must be >= 1, got 0"),
     ("cell_timeout", 0, ConfigError, r"cell_timeout must be >= 1, got 0"),
     ("cube_beats", 0, ConfigError, r"cube_beats must be >= 1, got 0"),
+    ("randomization_path_beats_per_class", 0, ConfigError,
+     r"randomization_path_beats_per_class must be >= 1 \(or None"),
     ("cube_methods", ["saliency", "nope"], UnknownNameError, r"unknown attribution method 'nope'"),
     ("similarity_measures", ["spearman"], UnknownNameError,
      r"unknown similarity measure 'spearman'; valid: spearman_abs"),

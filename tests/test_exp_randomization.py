@@ -269,6 +269,14 @@ def test_weight_draws_in_worker_processes_give_the_same_table(tiny_context):
     workers.__dict__.update({k: v for k, v in tiny_context.__dict__.items()
                              if k in ("beats", "baselines", "_models", "store")})
     pd.testing.assert_frame_equal(here, run_randomization(workers, params))
+    # the path beats travel to the workers with the job
+    path = {**params, "path_beats_per_class": 1}
+    torch.set_num_threads(1)
+    try:
+        here = run_randomization(tiny_context, path)
+    finally:
+        torch.set_num_threads(before)
+    pd.testing.assert_frame_equal(here, run_randomization(workers, path))
     with pytest.raises(ConfigError, match="workers"):
         dataclasses.replace(tiny_context, workers=0)
 
@@ -325,3 +333,36 @@ def test_beats_per_class_explains_the_first_beats_of_each_class(tiny_context):
     for bad in (0, 1.5, "2"):
         with pytest.raises(ConfigError, match="beats_per_class"):
             run_randomization(tiny_context, {**base, "beats_per_class": bad})
+
+
+def test_path_beats_keep_the_fully_randomised_network_whole(tiny_context):
+    """``path_beats_per_class``: the networks between the trained and the fully randomised one
+    explain the first k beats of each class, the fully randomised one every beat, so every row of
+    the fully randomised network (its similarities, the excess over the matched null and the
+    flags) is bit for bit that of the whole design, and the path rows say how few beats they
+    rest on."""
+    from ecgsignal.evaluation.experiments.randomization import first_per_class
+
+    base = {"methods": ["saliency", "input_x_gradient"], "orders": ["top_down", "independent"],
+            "draws": 2}
+    whole = run_randomization(tiny_context, base)
+    path = run_randomization(tiny_context, {**base, "path_beats_per_class": 1})
+    assert list(path.columns) == list(whole.columns) and len(path) == len(whole)
+    full = path["fully_randomized"].astype(bool)
+    stage0 = path["stage"] == 0
+    cols = ["value", "ci_low", "ci_high", "n", "excess", "excess_ci_low", "excess_ci_high",
+            "excess_p_holm", "flag_excess"]
+    for mask in (full, stage0):
+        pd.testing.assert_frame_equal(path.loc[mask, cols].reset_index(drop=True),
+                                      whole.loc[mask, cols].reset_index(drop=True))
+    n_classes = first_per_class(tiny_context.beats, 1)[0].n
+    between = path[~full & ~stage0 & (path["class"] == "all")]
+    assert (between["n"] == 2 * n_classes).all()            # 2 draws x 1 beat per class
+    assert (whole[~full & ~stage0 & (whole["class"] == "all")]["n"]
+            == 2 * tiny_context.beats.n).all()
+    # the path's area is over the path beats, the last stage included
+    auc = path[path["auc"].notna()]
+    assert not auc.empty and np.isfinite(auc["auc"]).all()
+    assert not np.allclose(auc["auc"].to_numpy(), whole.loc[auc.index, "auc"].to_numpy())
+    with pytest.raises(ConfigError, match="path_beats_per_class"):
+        run_randomization(tiny_context, {**base, "path_beats_per_class": 0})

@@ -29,7 +29,9 @@ def test_every_profile_resolves_every_experiment(name):
         "orders": list(p.randomization_orders), "normalizations": ["raw", "abs_max"],
         "draws": p.randomization_draws,
         **({} if p.randomization_beats_per_class is None
-           else {"beats_per_class": p.randomization_beats_per_class})}
+           else {"beats_per_class": p.randomization_beats_per_class}),
+        **({} if p.randomization_path_beats_per_class is None
+           else {"path_beats_per_class": p.randomization_path_beats_per_class})}
     assert experiment_params(p, "perturbation") == {
         "fractions": list(p.fractions), "replacements": list(p.perturbation_replacements),
         "roar": p.roar}

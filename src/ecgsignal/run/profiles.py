@@ -61,6 +61,7 @@ class Profile:
     randomization_orders: tuple[str, ...] = ("top_down",)
     randomization_draws: int = 5        # weight draws per stage in Exp 3 (CI over draws × beats)
     randomization_beats_per_class: int | None = None   # Exp 3 explains the first k per class
+    randomization_path_beats_per_class: int | None = None  # ... and its path networks k of them
     perturbation_replacements: tuple[str, ...] = ("zero", "mean", "interp", "noise")
     fractions: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
     roar: bool = False
@@ -243,10 +244,10 @@ def _check(p: Profile) -> None:
     for field in ("batch_size", "cube_beats", "cell_timeout", "randomization_draws"):
         if getattr(p, field) < 1:
             raise ConfigError(f"{field} must be >= 1, got {getattr(p, field)}")
-    k = p.randomization_beats_per_class
-    if k is not None and k < 1:
-        raise ConfigError(f"randomization_beats_per_class must be >= 1 (or None: all "
-                          f"n_per_class beats), got {k}")
+    for field in ("randomization_beats_per_class", "randomization_path_beats_per_class"):
+        k = getattr(p, field)
+        if k is not None and k < 1:
+            raise ConfigError(f"{field} must be >= 1 (or None: all n_per_class beats), got {k}")
     _check_names(p)
     _check_data_options(p)
 

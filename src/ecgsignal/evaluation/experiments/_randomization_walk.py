@@ -17,6 +17,10 @@ the other finished the last draw). A unit's maps are the same wherever it runs (
 method and attribution seed; on CPU up to the float rounding of the thread count), so the scores
 do not depend on ``workers``.
 
+With ``path_rows`` set, the networks between the trained and the fully randomised one explain
+only those rows of ``x`` (the *path beats*); the fully randomised network (every stage re-drawn)
+explains every beat, so its scores are those of a walk without ``path_rows``.
+
 Ranks of ``|map|`` are computed once per map and reused by every comparison that needs them:
 ``spearman_abs`` under either normalisation (``|a| / max|a|`` keeps the order of ``|a|``
 exactly: two distinct float32 values stay distinct after one float64 division) and the partial
@@ -148,6 +152,21 @@ class WalkJob:
     partial: bool
     noise_seeds: list[int]
     normalize: Callable[[np.ndarray, str], np.ndarray]
+    path_rows: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        # the path beats' arrays, made once: the scorer memoises a reference's parts by identity
+        rows = self.path_rows
+        self._path = None if rows is None else (
+            self.x[rows], self.target[rows], {m: a[rows] for m, a in self.trained.items()})
+
+    def beats_for(self, stage_set: frozenset[int]) -> tuple[np.ndarray, np.ndarray,
+                                                             dict[str, np.ndarray]]:
+        """``(x, target, trained maps)`` a network explains: every beat when it is fully
+        randomised (or without ``path_rows``), else the path beats."""
+        if self._path is None or len(stage_set) == self.n_stages:
+            return self.x, self.target, self.trained
+        return self._path
 
     def units(self) -> list[tuple[int, frozenset[int], list[tuple[str, int]]]]:
         """``(draw, stage set, [(order, k), …])`` for every distinct network, draw-major."""
@@ -162,28 +181,36 @@ class WalkJob:
         return out
 
 
-def _score_unit(job: WalkJob, sc: Scorer, x_abs: np.ndarray,
+def _score_unit(job: WalkJob, sc: Scorer, x_abs: dict[int, np.ndarray],
                 unit: tuple[int, frozenset[int], list[tuple[str, int]]]) -> dict[tuple, np.ndarray]:
-    """Scores of one network: ``{(order, k, reference, method): (n, len(keys))}``."""
+    """Scores of one network: ``{(order, k, reference, method): (n, len(keys))}`` (``n``: the
+    beats it explains, :meth:`WalkJob.beats_for`). ``x_abs`` maps ``id(x)`` to ``|x|``."""
     from ecgsignal.attribution import attribute
 
     d, stage_set, steps = unit
+    x, target, trained = job.beats_for(stage_set)
+    xa = x_abs.get(id(x))
+    if xa is None:
+        xa = x_abs[id(x)] = np.abs(x)
     net = randomized_stage_copy(job.model, sorted(stage_set), seed=job.seed + d, bn=job.bn,
                                 granularity=job.granularity)
     out: dict[tuple, np.ndarray] = {}
     for m in job.methods:
-        a = attribute(net, job.x, job.target, m, seed=job.noise_seeds[d],
+        a = attribute(net, x, target, m, seed=job.noise_seeds[d],
                       baselines=job.baselines, device=job.device, fs=job.fs)
-        got = {"trained": sc.score(job.trained[m], [a])[0]}
+        got = {"trained": sc.score(trained[m], [a])[0]}
         if job.input_reference:
-            got["input"] = sc.score(x_abs, [a])[0]
+            got["input"] = sc.score(xa, [a])[0]
         if job.partial:
-            ps = partial_spearman_ranks(sc.ranks(job.trained[m]), sc.ranks(a), sc.ranks(job.x))
+            ps = partial_spearman_ranks(sc.ranks(trained[m]), sc.ranks(a), sc.ranks(x))
             got["trained_partial_input"] = np.repeat(ps[:, None], len(job.keys), axis=1)
         for order, k in steps:
             for ref, v in got.items():
                 out[(order, k, ref, m)] = v
-        sc.forget([*job.trained.values(), job.x, x_abs])
+        keep = [job.x, *job.trained.values()]
+        if job._path is not None:
+            keep += [job._path[0], *job._path[2].values()]
+        sc.forget(keep + list(x_abs.values()))
     return out
 
 
@@ -196,7 +223,7 @@ def _init_worker(job: WalkJob, threads: int) -> None:
     torch.set_num_threads(threads)
     _WORKER["job"] = job
     _WORKER["scorer"] = Scorer(job.keys, job.normalize)
-    _WORKER["x_abs"] = np.abs(job.x)
+    _WORKER["x_abs"] = {}
 
 
 def _run_unit(unit: tuple[int, frozenset[int], list[tuple[str, int]]]) -> dict[tuple, np.ndarray]:
@@ -215,7 +242,7 @@ def walk_units(job: WalkJob, workers: int = 1, threads: int = 1,
     per_draw: list[dict[tuple, np.ndarray]] = [{} for _ in job.noise_seeds]
     workers = max(1, min(int(workers), len(units)))
     if workers == 1:
-        sc, x_abs = Scorer(job.keys, job.normalize), np.abs(job.x)
+        sc, x_abs = Scorer(job.keys, job.normalize), {}
         for unit in units:
             per_draw[unit[0]].update(_score_unit(job, sc, x_abs, unit))
             if on_unit is not None:

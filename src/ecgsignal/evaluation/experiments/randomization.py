@@ -121,6 +121,7 @@ DEFAULTS: dict[str, Any] = {
     "draws": 1,
     "methods": None,
     "beats_per_class": None,
+    "path_beats_per_class": None,
 }
 """Parameters of Experiment 3.
 
@@ -132,7 +133,13 @@ independent weight draws (seeds ``seed``, ``seed + 1``, …) per stage, resample
 by the crossed CI when ``draws > 1``; ``methods``: subset of ``ctx.methods`` (``None`` → all;
 the matched nulls ``random`` and ``input_noise`` are always added); ``beats_per_class``: explain
 only the first that many of each class's beats (``None`` → all ``ctx.n_per_class``; the trained
-maps are those of the whole selection, so the numbers of the kept beats do not change).
+maps are those of the whole selection, so the numbers of the kept beats do not change);
+``path_beats_per_class``: the networks *between* the trained and the fully randomised one
+(every independent step, and every cascade step before the last) explain only the first that
+many of each class's beats, while the fully randomised network explains them all (``None`` →
+all): the flags and the excess over the matched null, read at the fully randomised network, are
+then exactly those of the whole design, and the path (its similarities, ``auc`` and
+``null_reached_stage``) is estimated on the path beats, with wider CIs (``n`` says how many).
 """
 
 
@@ -215,6 +222,11 @@ def run_randomization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Data
     model = ctx.model(model_seed)
     beats, keep = first_per_class(ctx.beats, p["beats_per_class"])
     groups = class_groups(beats)
+    path_sel, path_rows = first_per_class(beats, p["path_beats_per_class"],
+                                          param="path_beats_per_class")
+    if len(path_rows) == beats.n:
+        path_sel, path_rows = beats, None
+    path_groups = class_groups(path_sel)
     noise_seed = ctx.seed + 1 if p["fresh_noise"] else ctx.seed
 
     def draw_noise_seed(d: int) -> int:
@@ -254,7 +266,7 @@ def run_randomization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Data
                   orders=orders, n_stages=n_stages, seed=rseed, bn=bn, granularity=granularity,
                   keys=keys, input_reference=bool(p["input_reference"]), partial=partial,
                   noise_seeds=[draw_noise_seed(d) for d in range(draws)],
-                  normalize=normalize_maps)
+                  normalize=normalize_maps, path_rows=path_rows)
     bar = None
     if ctx.progress:
         from tqdm.auto import tqdm
@@ -292,7 +304,8 @@ def run_randomization(ctx: ExperimentContext, params: dict[str, Any]) -> pd.Data
                 for ref in refs:
                     scores.setdefault((order, k, ref), {})[m] = np.stack(
                         [got[(order, k, ref, m)] for got in per_draw])
-    records = _records(scores, names, methods, nulls, keys, groups, n_stages, ctx)
+    records = _records(scores, names, methods, nulls, keys,
+                       (groups, path_groups, path_rows, beats.n), n_stages, ctx)
     return make_table(records)
 
 
@@ -308,10 +321,25 @@ def null_method(method: str) -> str:
 
 def _records(scores: dict[tuple[str, int, str], dict[str, np.ndarray]],
              names: dict[tuple[str, int], str], methods: list[str], nulls: dict[str, str],
-             keys: list[tuple[str, str]], groups: list[tuple[str, np.ndarray]], n_stages: int,
-             ctx: ExperimentContext) -> list[dict[str, Any]]:
+             keys: list[tuple[str, str]],
+             beat_groups: tuple[list[tuple[str, np.ndarray]], list[tuple[str, np.ndarray]],
+                                np.ndarray | None, int],
+             n_stages: int, ctx: ExperimentContext) -> list[dict[str, Any]]:
     """Table rows from the per-beat scores: CIs over draws × beats, excess over the matched null
-    (Holm across methods), area under the path and the stage where the null is reached."""
+    (Holm across methods), area under the path and the stage where the null is reached.
+
+    ``beat_groups``: the class groups of every beat, those of the path beats, the path beats'
+    rows (``None``: the path explains every beat) and the number of beats. A score array over every beat takes the
+    first; one over the path beats the second; the area under the path is taken over the path
+    beats (the fully randomised network's scores restricted to them)."""
+    groups, path_groups, path_rows, n_all = beat_groups
+
+    def groups_of(per: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+        return groups if next(iter(per.values())).shape[1] == n_all else path_groups
+
+    def on_path(a: np.ndarray) -> np.ndarray:
+        return a[:, path_rows] if path_rows is not None and a.shape[1] == n_all else a
+
     boot = {"n_boot": ctx.n_boot, "seed": ctx.seed}
     nk = len(keys)
     family = [m for m in methods if nulls[m] != m]
@@ -320,7 +348,7 @@ def _records(scores: dict[tuple[str, int, str], dict[str, np.ndarray]],
         if ref != "trained" or k == 0:
             continue
         diff = np.concatenate([per[m] - per[nulls[m]] for m in methods], axis=-1)
-        for cls, idx in groups:
+        for cls, idx in groups_of(per):
             r = crossed_ci(diff[:, idx], bounds=(-2.0, 2.0), **boot)
             p_holm = np.full(len(methods) * nk, np.nan)
             fam = np.array([m in family for m in methods for _ in range(nk)])
@@ -337,8 +365,9 @@ def _records(scores: dict[tuple[str, int, str], dict[str, np.ndarray]],
                  if (order, k, "trained") in scores]
         if not stack:
             continue
-        area = np.concatenate([np.mean([st[m] for st in stack], axis=0) for m in methods], -1)
-        for cls, idx in groups:
+        area = np.concatenate([np.mean([on_path(st[m]) for st in stack], axis=0)
+                               for m in methods], -1)
+        for cls, idx in path_groups:
             r = crossed_ci(area[:, idx], bounds=(-1.0, 1.0), **boot)
             for i, m in enumerate(methods):
                 sl = slice(i * nk, (i + 1) * nk)
@@ -355,7 +384,7 @@ def _records(scores: dict[tuple[str, int, str], dict[str, np.ndarray]],
         stacked = np.concatenate([per[m] for m in methods], axis=-1)
         n_draws = stacked.shape[0]
         full = order != "independent" and k == n_stages
-        for cls, idx in groups:
+        for cls, idx in groups_of(per):
             r = crossed_ci(stacked[:, idx], bounds=(-1.0, 1.0), **boot)
             n_fin = np.isfinite(stacked[:, idx]).sum(axis=(0, 1))
             for i, m in enumerate(methods):
@@ -465,22 +494,25 @@ def path_summary(df: pd.DataFrame, measure: str = "spearman_abs", cls: str = POO
 
 
 def profile_params(p: Any) -> dict[str, Any]:
-    """What a run profile sets: its orders, weight draws and (when set) beats per class; both
-    normalisations."""
+    """What a run profile sets: its orders, weight draws and (when set) beats per class and path
+    beats per class; both normalisations."""
     out = {"orders": list(p.randomization_orders), "normalizations": ["raw", "abs_max"],
            "draws": p.randomization_draws}
     if p.randomization_beats_per_class is not None:
         out["beats_per_class"] = p.randomization_beats_per_class
+    if p.randomization_path_beats_per_class is not None:
+        out["path_beats_per_class"] = p.randomization_path_beats_per_class
     return out
 
 
-def first_per_class(beats: BeatSelection, k: int | None) -> tuple[BeatSelection, np.ndarray]:
+def first_per_class(beats: BeatSelection, k: int | None, *,
+                    param: str = "beats_per_class") -> tuple[BeatSelection, np.ndarray]:
     """The first ``k`` beats of each class (in selection order) and their ``(m,)`` indices into
-    ``beats`` (``k=None``: every beat)."""
+    ``beats`` (``k=None``: every beat); ``param`` names ``k`` in the error."""
     if k is None:
         return beats, np.arange(beats.n)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ConfigError(f"parameter 'beats_per_class' must be a positive integer or None; "
+        raise ConfigError(f"parameter {param!r} must be a positive integer or None; "
                           f"got {k!r}")
     keep = np.sort(np.concatenate([idx[:int(k)] for name, idx in class_groups(beats)
                                    if name != POOLED] or [np.zeros(0, int)]))
