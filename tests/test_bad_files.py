@@ -17,13 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from bad_inputs_common import (  # noqa: F401  (fixtures: pytest finds them imported here)
-    CLASSES,
+from bad_inputs_common import (  # noqa: F401  (small_data: a fixture, found here by pytest)
     FAST,
     SMALL,
-    beats,
     files_under,
-    net,
     small_data,
     snapshot,
 )

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from bad_inputs_common import (  # noqa: F401  (fixtures: pytest finds them imported here)
+from bad_inputs_common import (  # noqa: F401  (beats, net, small_data: fixtures found by pytest)
     CLASSES,
     FAST,
     SMALL,
@@ -23,7 +23,6 @@ from bad_inputs_common import (  # noqa: F401  (fixtures: pytest finds them impo
     files_under,
     net,
     small_data,
-    snapshot,
 )
 from reliability_runs import write_book
 

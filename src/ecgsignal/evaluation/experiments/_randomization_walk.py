@@ -168,6 +168,14 @@ class WalkJob:
             return self.x, self.target, self.trained
         return self._path
 
+    def references(self) -> list[np.ndarray]:
+        """The arrays every network is compared with (beats and trained maps, whole and on the
+        path): the scorer keeps their memoised parts."""
+        out = [self.x, *self.trained.values()]
+        if self._path is not None:
+            out += [self._path[0], *self._path[2].values()]
+        return out
+
     def units(self) -> list[tuple[int, frozenset[int], list[tuple[str, int]]]]:
         """``(draw, stage set, [(order, k), …])`` for every distinct network, draw-major."""
         out = []
@@ -207,10 +215,7 @@ def _score_unit(job: WalkJob, sc: Scorer, x_abs: dict[int, np.ndarray],
         for order, k in steps:
             for ref, v in got.items():
                 out[(order, k, ref, m)] = v
-        keep = [job.x, *job.trained.values()]
-        if job._path is not None:
-            keep += [job._path[0], *job._path[2].values()]
-        sc.forget(keep + list(x_abs.values()))
+        sc.forget(job.references() + list(x_abs.values()))
     return out
 
 
