@@ -136,11 +136,11 @@ DESIGNS: tuple[Design, ...] = (
            "Exp 3 per class: 5 weight draws × 10 beats.",
            _crossed(5, 10, 0.10, 0.12, 0.10, mu=0.3), _crossed_ci),
     Design("exp3_path", "crossed_ci",
-           "Exp 3 path (book profile), pooled: 5 weight draws × 27 beats (3 per class).",
-           _crossed(5, 27, 0.10, 0.12, 0.10, mu=0.3), _crossed_ci),
+           "Exp 3 path (book profile), pooled: 5 weight draws × 18 beats (2 per class).",
+           _crossed(5, 18, 0.10, 0.12, 0.10, mu=0.3), _crossed_ci),
     Design("exp3_path_per_class", "crossed_ci",
-           "Exp 3 path (book profile), per class: 5 weight draws × 3 beats.",
-           _crossed(5, 3, 0.10, 0.12, 0.10, mu=0.3), _crossed_ci),
+           "Exp 3 path (book profile), per class: 5 weight draws × 2 beats.",
+           _crossed(5, 2, 0.10, 0.12, 0.10, mu=0.3), _crossed_ci),
 )
 """The simulated designs, one per way an experiment calls a CI routine."""
 

@@ -44,10 +44,14 @@ FIRST: tuple[str, ...] = ("01_data", "02_models")
 LAST: tuple[str, ...] = ("12_performance",)
 """Chapters that run after the others (chapter 12 reports on their timing logs)."""
 
-READERS: tuple[str, ...] = ("09_pitfalls", "13_beyond_heatmaps")
-"""Chapters that read another chapter's experiment (09 and 13 reuse Experiment 3 of chapter 06,
-13 Experiment 2 of chapter 05): they start last in their wave, after those chapters, and wait
-for the experiment's lock if it is still being computed (they never compute it a second time)."""
+READERS: tuple[str, ...] = ("09_pitfalls",)
+"""Chapters that read another chapter's experiment early (09 reuses Experiment 3 of chapter 06):
+they start last in their wave, after that chapter, and wait for the experiment's lock if it is
+still being computed (they never compute it a second time). Chapter 13 also reads Experiments 2
+and 3, but only in its last cells, after its own ~150 s of counterfactual searches and the
+interpretable model: it starts by its cost, after chapter 07, so that its own work overlaps
+chapter 06's walk (a wait at its last cells gives its core to 06's workers). Started last, as
+before, it ran alone after every other chapter for ~60 s with one core idle (measured)."""
 
 RELATIVE_COST: dict[str, float] = {
     "06_randomization": 10.0, "07_perturbation": 4.0, "13_beyond_heatmaps": 3.0,
