@@ -1,7 +1,11 @@
 """Our vectorised Occlusion / feature ablation against Captum's classes (the reference).
 
-Tolerance: ``max |ours − Captum| ≤ 1e-5 · max |Captum|`` per beat (float32 rounding of other
-batch sizes). Networks: the default CNN with trained-like BatchNorms and a cascading
+Tolerance per beat: ``max |ours − Captum| ≤ max(1e-5 · max |Captum|, 4 ε · max |logit|)``
+(ε: float32's machine epsilon). A map value is a difference of two logits, so the float32
+rounding of other batch sizes is relative to the logits, not to the map: on these nets the drops
+are ~1e-3 of the logits. On an AVX-512 CPU (AMD Zen 4) the maps happened to agree within the
+first term; on an AVX2 one (Zen 3) other convolution kernels round differently, up to
+1.8e-7 (≈ 1.5 ε of the logits, measured). Networks: the default CNN with trained-like BatchNorms and a cascading
 randomisation of it (Experiment 3's networks).
 """
 
@@ -49,11 +53,19 @@ def _captum(fn, net, x, target, rows, **kw):
         return fn(ctx, torch.from_numpy(x), torch.from_numpy(target), **kw).detach().numpy()
 
 
-def _assert_close_per_beat(got, ref):
+def _logit_scale(net, x):
+    """Per beat ``4 ε · max |logit|``: the float32 rounding scale of a difference of logits."""
+    with frozen_eval(net), torch.no_grad():
+        logits = net(torch.from_numpy(np.ascontiguousarray(x))).abs().amax(1).numpy()
+    return 4 * np.finfo(np.float32).eps * logits
+
+
+def _assert_close_per_beat(got, ref, net, x):
     peak = np.abs(ref).reshape(len(ref), -1).max(1)
     err = np.abs(got - ref).reshape(len(ref), -1).max(1)
     assert (peak > 0).all()
-    assert (err <= RTOL_PEAK * peak).all(), (err / peak).max()
+    tol = np.maximum(RTOL_PEAK * peak, _logit_scale(net, x))
+    assert (err <= tol).all(), (err / peak).max()
 
 
 @pytest.mark.parametrize("name", ["trained", "random"])
@@ -62,7 +74,7 @@ def test_occlusion_equals_captum(nets, beats, name, window_ms):
     x, target = beats
     got = attribute(nets[name], x, target, "occlusion", window_ms=window_ms, max_rows=50)
     ref = _captum(occlusion_captum, nets[name], x, target, 50, window_ms=window_ms)
-    _assert_close_per_beat(got, ref)
+    _assert_close_per_beat(got, ref, nets[name], x)
     w = int(round(window_ms * 0.25))
     assert np.array_equal(got[..., -1], got[..., (299 // w) * w])  # one value per last window
 
@@ -72,7 +84,7 @@ def test_feature_ablation_equals_captum(nets, beats, name):
     x, target = beats
     got = attribute(nets[name], x, target, "feature_ablation", max_rows=7)
     ref = _captum(feature_ablation_captum, nets[name], x, target, 7)
-    _assert_close_per_beat(got, ref)
+    _assert_close_per_beat(got, ref, nets[name], x)
 
 
 def test_pass_size_changes_rounding_only(nets, beats):
@@ -94,7 +106,9 @@ def test_pass_size_changes_rounding_only(nets, beats):
     assert one[2, 4, 25] == pytest.approx(float(drop), abs=1e-6)
 
 
-def test_local_recompute_is_used_and_bit_identical_to_the_generic_path(nets, beats):
+def test_local_recompute_is_used_and_equals_the_generic_path(nets, beats):
+    """Bit for bit on an AVX-512 CPU (Zen 4); on AVX2 (Zen 3) the convolutions on a slice round
+    differently from the full ones: within the logits' float32 rounding (measured 1.8e-7)."""
     from ecgsignal.attribution.occlusion_fast import _local_ok, occlude_windows
 
     x, target = beats
@@ -105,7 +119,8 @@ def test_local_recompute_is_used_and_bit_identical_to_the_generic_path(nets, bea
             assert _local_ok(net)
             local = occlude_windows(net, xt, tt, 10, 37).numpy()
             generic = ablate_features(net, xt, tt, ids, 37).numpy()
-        np.testing.assert_array_equal(local, generic)
+        tol = _logit_scale(net, x)[:, None, None]
+        assert (np.abs(local - generic) <= tol).all()
 
 
 def test_local_recompute_falls_back_for_hooks_and_other_models(nets, beats):
@@ -118,7 +133,7 @@ def test_local_recompute_falls_back_for_hooks_and_other_models(nets, beats):
         x, target = beats
         got = attribute(net, x[:2], target[:2], "occlusion", max_rows=50)
         ref = _captum(occlusion_captum, net, x[:2], target[:2], 50)
-        _assert_close_per_beat(got, ref)
+        _assert_close_per_beat(got, ref, net, x[:2])
     finally:
         handle.remove()
     assert _local_ok(net)

@@ -78,10 +78,12 @@ def ablate_features(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
 # block 2 on does the change cover the beat. So per (beat, window) row the stem and those early
 # blocks are recomputed on a fixed-width span around the window (gathered from the clean beat's
 # activations, with the span's new values written in) and the remaining blocks run on the full
-# activations. A convolution on a slice gives bit-for-bit the values of the full convolution at
-# those positions (same kernel, same summation order; the 1x1 strided skip conv is the exception,
-# it rounds differently on a slice, so it runs on the whole block input), and the maps equal the
-# generic path's (and Captum's) bit for bit at equal pass sizes (tested). Measured at one thread,
+# activations. On an AVX-512 CPU (AMD Zen 4) a convolution on a slice gives bit-for-bit the values
+# of the full convolution at those positions (same kernel, same summation order; the 1x1 strided
+# skip conv is the exception, it rounds differently on a slice, so it runs on the whole block
+# input), and the maps equal the generic path's bit for bit at equal pass sizes. On an AVX2 CPU
+# (Zen 3) oneDNN picks other kernels for a slice: the maps differ at the float32 rounding of the
+# logits (≤ 1.8e-7 on logits of ~1, measured; tests/test_occlusion_fast.py). Measured at one thread,
 # 90 beats, trained default CNN, passes of 128 rows, interleaved with Captum's Occlusion: 2.06x
 # faster (3.85 s vs 7.92 s, box under load), maps identical.
 
