@@ -17,7 +17,7 @@ folded (:func:`fold_batchnorm` returns ``None``).
 from __future__ import annotations
 
 import copy
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 
 import torch
 from torch import nn
@@ -169,10 +169,15 @@ def fold_batchnorm(model: nn.Module) -> nn.Module | None:
     pairs = batchnorm_pairs(model)
     if not pairs:
         return None
-    work = clone_module(model).eval()
+    # a BatchNorm held once in the tree is replaced by an Identity below: not copying it (its
+    # 5 tensors) halves the clone; its statistics are read from the original (equal values)
+    seen = Counter(id(m) for _, m in model.named_modules(remove_duplicate=False))
+    bns = {name: model.get_submodule(name) for _, name in pairs}
+    memo: dict = {id(m): nn.Identity() for m in bns.values() if seen[id(m)] == 1}
+    work = clone_module(model, memo).eval()
     for conv_name, bn_name in pairs:
         conv = work.get_submodule(conv_name)
-        bn = work.get_submodule(bn_name)
+        bn = bns[bn_name]
         var, mean = bn.running_var.double(), bn.running_mean.double()  # fold in float64
         scale = (bn.weight.double() if bn.affine else torch.ones_like(var)) / torch.sqrt(
             var + bn.eps)
