@@ -235,3 +235,19 @@ def test_streamed_noisy_methods_equal_the_all_rows_computation(method, max_rows)
     assert ((got - ref).abs() <= RTOL_PEAK * peak).all()
     if max_rows == 1000:  # the same single pass: the same numbers, bit for bit
         assert torch.equal(got, ref)
+
+
+@pytest.mark.parametrize("max_rows", [64, 7, 1])
+def test_rows_gradients_equal_captum_saliency_bit_for_bit(max_rows):
+    from captum.attr import Saliency
+
+    net = trained_like(seed=6)
+    rng = np.random.default_rng(7)
+    rows = torch.from_numpy((0.3 * rng.normal(size=(20, 12, 90))).astype(np.float32))
+    t = torch.from_numpy(rng.integers(0, 9, 20))
+    with frozen_eval(net), torch.enable_grad():
+        got = gm._rows_gradients(net, rows, t, max_rows)
+        ref = torch.cat([Saliency(net).attribute(rows[i:i + max_rows].clone().requires_grad_(True),
+                                                 target=t[i:i + max_rows], abs=False)
+                         for i in range(0, 20, max_rows)])
+    assert torch.equal(got, ref)

@@ -27,7 +27,6 @@ from captum.attr import (
     GuidedBackprop,
     InputXGradient,
     IntegratedGradients,
-    Saliency,
 )
 
 from ecgsignal.attribution.deeplift_fast import deeplift_shap_maps
@@ -69,12 +68,21 @@ _ANCONA = ("Ancona et al. 2018, Towards better understanding of gradient-based a
 
 def _rows_gradients(model: torch.nn.Module, rows: torch.Tensor, target: torch.Tensor,
                     max_rows: int) -> torch.Tensor:
-    """Signed input gradients of ``rows`` ``(m, 12, T)``, in passes of ``max_rows`` rows."""
-    sal = Saliency(model)
+    """Signed input gradients of the target logits of ``rows`` ``(m, 12, T)``, in passes of
+    ``max_rows`` rows: ``(m, 12, T)``.
+
+    Captum's ``Saliency(model).attribute(block, target=t, abs=False)`` without its wrapper: the
+    same forward, ``gather`` of the target logits and backward (a ``sum`` of the selected logits
+    instead of Captum's ``unbind``: the same unit output gradients), so the same numbers bit for
+    bit (tested) with less per-pass overhead.
+    """
     parts = []
-    for start in range(0, rows.shape[0], max_rows):
-        block = rows[start:start + max_rows].detach().requires_grad_(True)
-        parts.append(sal.attribute(block, target=target[start:start + max_rows], abs=False))
+    with torch.enable_grad():
+        for start in range(0, rows.shape[0], max_rows):
+            block = rows[start:start + max_rows].detach().requires_grad_(True)
+            out = model(block)
+            chosen = out.gather(1, target[start:start + max_rows].reshape(-1, 1))
+            parts.append(torch.autograd.grad(chosen.sum(), block)[0])
     return torch.cat(parts) if len(parts) > 1 else parts[0]
 
 
@@ -89,8 +97,9 @@ def _n_samples_rows(options: Mapping[str, Any], n_samples: int, fs: float, nb: i
     description="Signed gradient of the target logit w.r.t. the input (abs taken at evaluation).",
 ))
 def saliency(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Saliency: ``∂f_c/∂x`` (Simonyan et al. 2014), signed (Captum ``abs=False``)."""
-    return Saliency(ctx.model).attribute(x, target=target, abs=False)
+    """Saliency: ``∂f_c/∂x`` (Simonyan et al. 2014), signed (Captum ``abs=False``; computed by
+    :func:`_rows_gradients` in one pass, the same numbers as Captum's ``Saliency``)."""
+    return _rows_gradients(ctx.model, x, target, max(1, x.shape[0]))
 
 
 @register_method(MethodSpec(
