@@ -251,3 +251,15 @@ def test_rows_gradients_equal_captum_saliency_bit_for_bit(max_rows):
                                                  target=t[i:i + max_rows], abs=False)
                          for i in range(0, 20, max_rows)])
     assert torch.equal(got, ref)
+
+
+def test_reference_ranks_reproduce_spearman_abs_bit_for_bit():
+    """our_mprt_scores' "original" entry is row_pearson of the cached ranks: spearman_abs."""
+    from ecgsignal.evaluation._utils import row_pearson
+    from ecgsignal.evaluation.quantus_check import _abs_ranks
+    from ecgsignal.evaluation.similarity import spearman_abs
+
+    a = _rank_cases()["signed_zeros"][:6].reshape(6, 5, 100)
+    b = np.random.default_rng(9).normal(size=a.shape).astype(np.float32)
+    np.testing.assert_array_equal(row_pearson(_abs_ranks(a), _abs_ranks(a)), spearman_abs(a, a))
+    np.testing.assert_array_equal(row_pearson(_abs_ranks(a), _abs_ranks(b)), spearman_abs(a, b))

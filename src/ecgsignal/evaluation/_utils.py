@@ -82,7 +82,7 @@ def rank_rows(x: np.ndarray) -> np.ndarray:
         ends = np.append(starts[1:], n * d)
         # tie groups never cross rows because the first entry of every row starts a group
         mean_rank = (starts % d) + (ends - starts + 1) / 2.0
-        ranks_sorted = mean_rank[np.cumsum(flat_new) - 1].reshape(n, d)
+        ranks_sorted = np.repeat(mean_rank, ends - starts).reshape(n, d)  # each group's mean
     ranks = np.empty((n, d), dtype=np.float64)
     if fast is None:
         np.put_along_axis(ranks, order, ranks_sorted, axis=1)
