@@ -62,6 +62,7 @@ def _rank_cases() -> dict[str, np.ndarray]:
     strided = rng.normal(size=(6, 80)).astype(np.float32)[:, ::2]  # not contiguous
     return {"smooth": smooth, "ties": ties, "signed_zeros": signed_zeros, "extremes": extremes,
             "constant": constant, "strided": strided, "one_row": ties[:1],
+            "fortran": np.asfortranarray(ties), "transposed": ties.T.copy().T,
             "float64_ties": ties.astype(np.float64), "float64": rng.normal(size=(5, 300))}
 
 

@@ -110,7 +110,9 @@ def _float32_sorted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     if (x.dtype != np.float32 or d >= 2**32 or d < 2 or sys.byteorder != "little"
             or np.isnan(x).any()):
         return None
-    u = (x + np.float32(0.0)).view(np.uint32)  # a copy, with -0.0 turned into +0.0
+    u = np.empty((n, d), dtype=np.float32)  # C order whatever x's layout (for the views)
+    np.add(x, np.float32(0.0), out=u)  # a copy, with -0.0 turned into +0.0
+    u = u.view(np.uint32)
     flip = (u.view(np.int32) >> 31).view(np.uint32)  # all ones for negatives, else 0
     flip |= _SIGN
     u ^= flip
