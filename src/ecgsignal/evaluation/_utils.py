@@ -7,6 +7,8 @@ way on bad input.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ecgsignal.errors import DataError
@@ -55,14 +57,21 @@ def as_mask(mask: object, shape: tuple[int, ...], name: str = "mask") -> np.ndar
 
 
 def rank_rows(x: np.ndarray) -> np.ndarray:
-    """Average ranks (1 … D) along the last axis of a 2D array, ties sharing their mean rank.
+    """Average ranks (1 … D) along the last axis of a 2D array ``(n, D)``, ties sharing their
+    mean rank: ``(n, D)`` float64.
 
     Equivalent to ``scipy.stats.rankdata(x, axis=1)`` (method ``"average"``) but about five
-    times faster on ``(1000, 3600)``, because tie groups are resolved in one flat pass.
+    times faster on ``(1000, 3600)``, because tie groups are resolved in one flat pass. Finite
+    float32 rows are ordered by one SIMD ``np.sort`` of packed ``(value key, column)`` words
+    instead of ``np.argsort`` (:func:`_float32_sorted`, ~2x faster; the same ranks bit for bit).
     """
     n, d = x.shape
-    order = np.argsort(x, axis=1)
-    xs = np.take_along_axis(x, order, axis=1)
+    fast = _float32_sorted(x)
+    if fast is None:
+        order = np.argsort(x, axis=1)
+        xs = np.take_along_axis(x, order, axis=1)
+    else:
+        order, xs = fast
     new = np.ones((n, d), dtype=bool)
     np.not_equal(xs[:, 1:], xs[:, :-1], out=new[:, 1:])
     if new.all():
@@ -73,16 +82,54 @@ def rank_rows(x: np.ndarray) -> np.ndarray:
         ends = np.append(starts[1:], n * d)
         # tie groups never cross rows because the first entry of every row starts a group
         mean_rank = (starts % d) + (ends - starts + 1) / 2.0
-        ranks_sorted = mean_rank[np.cumsum(flat_new) - 1].reshape(n, d)
+        ranks_sorted = np.repeat(mean_rank, ends - starts).reshape(n, d)  # each group's mean
     ranks = np.empty((n, d), dtype=np.float64)
-    np.put_along_axis(ranks, order, ranks_sorted, axis=1)
+    if fast is None:
+        np.put_along_axis(ranks, order, ranks_sorted, axis=1)
+    else:
+        flat = order.astype(np.intp)
+        flat += (np.arange(n, dtype=np.intp) * d)[:, None]
+        ranks.ravel()[flat.ravel()] = ranks_sorted.ravel()
     return ranks
+
+
+_SIGN = np.uint32(0x80000000)
+
+
+def _float32_sorted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(order, sorted keys)`` of each row of a finite float32 ``(n, D)`` array, both
+    ``(n, D)`` uint32, or ``None`` where this path does not apply (another dtype, NaN, D ≥ 2³²,
+    a big-endian machine).
+
+    Each value maps to a uint32 key with the same order (−0.0 first made +0.0 so the two tie;
+    non-negatives: sign bit set; negatives: all bits flipped); ``key << 32 | column`` packed in
+    a uint64 sorts, with numpy's SIMD sort, into the keys' order (ties by column, as a stable
+    argsort). Equal keys are exactly equal values, so the tie groups are ``np.argsort``'s.
+    """
+    n, d = x.shape
+    if (x.dtype != np.float32 or d >= 2**32 or d < 2 or sys.byteorder != "little"
+            or np.isnan(x).any()):
+        return None
+    u = np.empty((n, d), dtype=np.float32)  # C order whatever x's layout (for the views)
+    np.add(x, np.float32(0.0), out=u)  # a copy, with -0.0 turned into +0.0
+    u = u.view(np.uint32)
+    flip = (u.view(np.int32) >> 31).view(np.uint32)  # all ones for negatives, else 0
+    flip |= _SIGN
+    u ^= flip
+    packed = u.astype(np.uint64)
+    packed <<= np.uint64(32)
+    packed |= np.arange(d, dtype=np.uint64)
+    packed.sort(axis=1)
+    halves = packed.view(np.uint32).reshape(n, d, 2)  # little-endian: (column, key)
+    return halves[:, :, 0], halves[:, :, 1]
 
 
 def abs_rank_rows(a: np.ndarray) -> np.ndarray:
     """Average ranks of ``|a|`` over each beat's entries: ``(n, ...)`` → ``(n, D)`` float64
-    (the ranks :func:`~ecgsignal.evaluation.similarity.spearman_abs` correlates)."""
-    a = np.abs(np.asarray(a, dtype=np.float64))
+    (the ranks :func:`~ecgsignal.evaluation.similarity.spearman_abs` correlates). Float32 maps
+    are ranked as float32: their order and ties are those of their float64 copies."""
+    a = np.asarray(a)
+    a = np.abs(a if a.dtype == np.float32 else a.astype(np.float64, copy=False))
     return rank_rows(a.reshape(a.shape[0], -1))
 
 
