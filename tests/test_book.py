@@ -302,11 +302,10 @@ def test_waves_put_data_and_models_first_and_the_report_last():
     waves = plan_waves(list(bk.CHAPTERS))
     assert len(waves) == 2 and waves[-1] == ["12_performance"]
     assert waves[0][:3] == ["02_models", "01_data", "06_randomization"]
-    # chapter 09 reuses Experiment 3 early: it starts last (and waits for the experiment's lock
-    # while it is computed: tests/test_file_lock.py); chapter 13, which reads Experiments 2 and 3
-    # only in its last cells, starts by its cost, right after chapter 07
-    assert waves[0][-1] == "09_pitfalls"
-    assert waves[0][3:5] == ["07_perturbation", "13_beyond_heatmaps"]
+    # chapters 09 and 13 read Experiment 3 of chapter 06: they start by their cost (and wait for
+    # the experiment's lock while it is computed: tests/test_file_lock.py), not last
+    assert waves[0][3:7] == ["07_perturbation", "13_beyond_heatmaps", "04_similarity",
+                             "09_pitfalls"]
     assert sorted(c for w in waves for c in w) == sorted(bk.CHAPTERS)
     with pytest.raises(ConfigError, match="jobs must be a positive integer"):
         bk.run_book("smoke", root=REPO, progress=False, jobs=0)

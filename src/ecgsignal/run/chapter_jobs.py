@@ -7,8 +7,8 @@
   and caches it read are themselves keyed by their configs). ``force=True`` runs it anyway.
 * **Waves** (:func:`plan_waves`): one wave with the data and model chapters first (the others
   read the models that chapter 02 trains into the checkpoint cache), then every other chapter,
-  longest first, with the chapters that reuse another chapter's experiment (:data:`READERS`)
-  last; then a wave of the chapters that report on the others (chapter 12 reads the timing logs
+  longest first (the chapters that read another chapter's experiment too: :data:`READERS`);
+  then a wave of the chapters that report on the others (chapter 12 reads the timing logs
   they write). A chapter may start while another is still computing what it needs (a model, a
   map, an experiment): those caches are locked while computed (:func:`ecgsignal.io.file_lock`),
   so it waits at that cell and then reads what was saved, and the core the last training seed or
@@ -44,14 +44,13 @@ FIRST: tuple[str, ...] = ("01_data", "02_models")
 LAST: tuple[str, ...] = ("12_performance",)
 """Chapters that run after the others (chapter 12 reports on their timing logs)."""
 
-READERS: tuple[str, ...] = ("09_pitfalls",)
-"""Chapters that read another chapter's experiment early (09 reuses Experiment 3 of chapter 06):
-they start last in their wave, after that chapter, and wait for the experiment's lock if it is
-still being computed (they never compute it a second time). Chapter 13 also reads Experiments 2
-and 3, but only in its last cells, after its own ~150 s of counterfactual searches and the
-interpretable model: it starts by its cost, after chapter 07, so that its own work overlaps
-chapter 06's walk (a wait at its last cells gives its core to 06's workers). Started last, as
-before, it ran alone after every other chapter for ~60 s with one core idle (measured)."""
+READERS: tuple[str, ...] = ()
+"""Chapters that would start last in their wave, after the chapters whose experiments they read.
+None now: chapters 09 and 13 read Experiment 3 of chapter 06 (13 also Experiment 2 of 05) and
+start by their cost. Each waits at that cell for the experiment's lock while 06 computes it (it
+never computes it a second time), and a waiting kernel's core goes to 06's workers, so an early
+start costs nothing; started last, each ran alone at the end with one core idle (measured on a
+fresh clone: 13 for ~60 s of 890 s, then 09 for ~80 s of 860 s)."""
 
 RELATIVE_COST: dict[str, float] = {
     "06_randomization": 10.0, "07_perturbation": 4.0, "13_beyond_heatmaps": 3.0,
