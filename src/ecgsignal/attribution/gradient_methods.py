@@ -14,7 +14,7 @@ the CPU makes the noise identical on every device and independent of the chunkin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -135,6 +135,15 @@ def integrated_gradients(ctx: MethodContext, x: torch.Tensor, target: torch.Tens
     )
 
 
+def _beat_groups(c: int, max_rows: int, n_samples: int) -> Iterator[tuple[int, int]]:
+    """``(start, stop)`` of consecutive groups of whole beats out of ``c``, each of at most
+    ``max_rows // n_samples`` beats (at least one), so that a group's ``n_samples`` rows per beat
+    fill about one pass."""
+    group = max(1, max_rows // n_samples)
+    for s in range(0, c, group):
+        yield s, min(c, s + group)
+
+
 def _noisy_gradients(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor,
                      n_samples: int, sigma_frac: float, reduce: str) -> torch.Tensor:
     """The mean (``reduce="mean"``) or population variance (``"var"``) of the gradients at
@@ -154,9 +163,7 @@ def _noisy_gradients(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor,
     rngs = ctx.beat_rngs(c)
     sigma = sigma_frac * (x.amax(dim=(1, 2)) - x.amin(dim=(1, 2)))
     out = torch.empty_like(x)
-    group = max(1, ctx.max_rows // n_samples)
-    for s in range(0, c, group):
-        e = min(c, s + group)
+    for s, e in _beat_groups(c, ctx.max_rows, n_samples):
         noise = np.empty((e - s,) + shape, dtype=np.float32)
         for i in range(s, e):
             rngs[i].standard_normal(shape, dtype=np.float32, out=noise[i - s])
@@ -298,9 +305,7 @@ def gradient_shap(ctx: MethodContext, x: torch.Tensor, target: torch.Tensor, *,
     idx_t = torch.from_numpy(idx).to(x.device)
     alpha_t = torch.from_numpy(alpha).to(x.device)
     out = torch.empty_like(x)
-    group = max(1, ctx.max_rows // n_samples)
-    for s in range(0, c, group):
-        e = min(c, s + group)
+    for s, e in _beat_groups(c, ctx.max_rows, n_samples):
         b = base[idx_t[s:e]]  # (g, S, 12, T)
         diff = x[s:e, None] - b
         points = (b + alpha_t[s:e].view(e - s, n_samples, 1, 1) * diff).reshape(

@@ -40,6 +40,7 @@ from ecgsignal.evaluation.randomization import (
     reinitialize_,
     stage_modules,
 )
+from ecgsignal.models.folding import clone_module
 from ecgsignal.rng import forked_torch_rng
 
 __all__ = [
@@ -152,8 +153,6 @@ def our_mprt_scores(model: nn.Module, x: np.ndarray, y: np.ndarray, explain: Exp
     r0 = _abs_ranks(a0)  # the trained map's ranks, once (spearman_abs would redo them per layer)
     out = {"original": row_pearson(r0, r0)}  # spearman_abs(a0, a0), bit for bit
     if match_draws:
-        from ecgsignal.models.folding import clone_module
-
         work = clone_module(model)  # copy.deepcopy's result, faster
         mods = stage_modules(work, "module")
         if order == "bottom_up":

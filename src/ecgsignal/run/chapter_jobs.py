@@ -7,9 +7,12 @@
   and caches it read are themselves keyed by their configs). ``force=True`` runs it anyway.
 * **Waves** (:func:`plan_waves`): one wave with the data and model chapters first (the others
   read the models that chapter 02 trains into the checkpoint cache), then every other chapter,
-  longest first (the chapters that read another chapter's experiment too: :data:`READERS`);
-  then a wave of the chapters that report on the others (chapter 12 reads the timing logs
-  they write). A chapter may start while another is still computing what it needs (a model, a
+  longest first, the chapters that read another chapter's experiment too (09 and 13 read
+  Experiment 3 of chapter 06; a reader that starts while 06 computes it waits at that cell, and
+  its core goes to 06's workers, so an early start costs nothing, while a reader started last
+  ran alone at the end with one core idle: 13 for ~60 s of 890 s, then 09 for ~80 s of 860 s,
+  measured on fresh clones); then a wave of the chapters that report on the others (chapter 12
+  reads the timing logs they write). A chapter may start while another is still computing what it needs (a model, a
   map, an experiment): those caches are locked while computed (:func:`ecgsignal.io.file_lock`),
   so it waits at that cell and then reads what was saved, and the core the last training seed or
   the last experiment leaves free goes to the next chapter instead of waiting for a wave.
@@ -43,14 +46,6 @@ FIRST: tuple[str, ...] = ("01_data", "02_models")
 
 LAST: tuple[str, ...] = ("12_performance",)
 """Chapters that run after the others (chapter 12 reports on their timing logs)."""
-
-READERS: tuple[str, ...] = ()
-"""Chapters that would start last in their wave, after the chapters whose experiments they read.
-None now: chapters 09 and 13 read Experiment 3 of chapter 06 (13 also Experiment 2 of 05) and
-start by their cost. Each waits at that cell for the experiment's lock while 06 computes it (it
-never computes it a second time), and a waiting kernel's core goes to 06's workers, so an early
-start costs nothing; started last, each ran alone at the end with one core idle (measured on a
-fresh clone: 13 for ~60 s of 890 s, then 09 for ~80 s of 860 s)."""
 
 RELATIVE_COST: dict[str, float] = {
     "06_randomization": 10.0, "07_perturbation": 4.0, "13_beyond_heatmaps": 3.0,
@@ -98,16 +93,14 @@ def read_stamp(executed: Path) -> str | None:
 
 def plan_waves(chapters: Sequence[str]) -> list[list[str]]:
     """``chapters`` grouped into waves that run one after the other (see the module docstring);
-    inside a wave, data and models first, then the most expensive chapter first, the readers
-    last. Empty waves are dropped."""
+    inside a wave, data and models first, then the most expensive chapter first. Empty waves
+    are dropped."""
     first = [c for c in chapters if c in FIRST]
     last = [c for c in chapters if c in LAST]
-    readers = sorted((c for c in chapters if c in READERS),
-                     key=lambda c: -RELATIVE_COST.get(c, 1.0))
-    middle = sorted((c for c in chapters if c not in (*FIRST, *LAST, *READERS)),
+    middle = sorted((c for c in chapters if c not in (*FIRST, *LAST)),
                     key=lambda c: -RELATIVE_COST.get(c, 1.0))
     first.sort(key=lambda c: -RELATIVE_COST.get(c, 1.0) if c != "02_models" else -1e9)
-    return [w for w in (first + middle + readers, last) if w]
+    return [w for w in (first + middle, last) if w]
 
 
 def default_jobs() -> int:
