@@ -60,8 +60,18 @@ def _rank_cases() -> dict[str, np.ndarray]:
     constant = np.full((3, 40), -2.5, dtype=np.float32)
     constant[1] = 0.0
     strided = rng.normal(size=(6, 80)).astype(np.float32)[:, ::2]  # not contiguous
+    # few ties (the sparse tie path): pairs, a triple, two groups side by side in the sorted
+    # order, the row's smallest and largest values tied, a row without ties
+    few = rng.normal(size=(5, 400)).astype(np.float32)
+    few[0, [3, 9]] = few[0, 5]
+    few[1, [0, 399, 200]] = few[1].min()
+    few[2, [10, 11]] = 7.0
+    few[2, [12, 13]] = 7.5
+    few[3, 50] = few[3].max()
+    few[3, 60] = few[3].max()
     return {"smooth": smooth, "ties": ties, "signed_zeros": signed_zeros, "extremes": extremes,
             "constant": constant, "strided": strided, "one_row": ties[:1],
+            "few_ties": few, "few_ties_float64": few.astype(np.float64),
             "fortran": np.asfortranarray(ties), "transposed": ties.T.copy().T,
             "float64_ties": ties.astype(np.float64), "float64": rng.normal(size=(5, 300))}
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -87,7 +88,9 @@ def _quiet_captum() -> Iterator[None]:
 
 def model_device(model: nn.Module) -> torch.device:
     """The device of the model's first parameter (or buffer); CPU for a stateless model."""
-    for t in list(model.parameters()) + list(model.buffers()):
+    for t in model.parameters():
+        return t.device
+    for t in model.buffers():
         return t.device
     return torch.device("cpu")
 
@@ -174,7 +177,27 @@ def _resolve_options(spec: MethodSpec, overrides: dict[str, Any]) -> dict[str, A
     return options
 
 
+_N_CLASSES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _n_classes(model: nn.Module, probe: torch.Tensor) -> int:
+    """Classes of ``model``: the width of its output on ``probe`` (one beat), checked to be
+    ``(n, n_classes)`` logits. Remembered per model while its modules, their parameter shapes
+    and forward hooks and the probe's shape, dtype and device stay the same: a cascade calls
+    :func:`attribute` on one network re-initialised in place, layer after layer."""
+    key = (tuple((id(m), type(m), len(m._forward_hooks), len(m._forward_pre_hooks),
+                  *(None if p is None else tuple(p.shape) for p in m._parameters.values()))
+                 for m in model.modules()),
+           tuple(probe.shape[1:]), probe.dtype, probe.device)
+    hit = _N_CLASSES.get(model)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    n = _probe_classes(model, probe)
+    _N_CLASSES[model] = (key, n)
+    return n
+
+
+def _probe_classes(model: nn.Module, probe: torch.Tensor) -> int:
     with torch.no_grad():
         out = model(probe)
     if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != probe.shape[0]:
@@ -322,10 +345,10 @@ def attribute(model: nn.Module, x: np.ndarray | torch.Tensor, target: int | np.n
     out = np.empty((n, n_leads, n_samples), dtype=np.float32)
     with stage("attribution", method), frozen_eval(work), torch.inference_mode(False), \
             torch.enable_grad(), _quiet_captum():
+        n_classes = _n_classes(work, beats[:1].to(dev))  # folding keeps the output's width
         if fold_bn and method in FOLD_EXACT and not any(
                 isinstance(v, (nn.Module, str)) for k, v in options.items() if k == "layer"):
             work = folded_cached(work) or work  # a folded copy; the caller's model untouched
-        n_classes = _n_classes(work, beats[:1].to(dev))
         targets = _as_targets(target, n, n_classes)
         base_dev = None if base is None else base.to(dev)
         budget = None

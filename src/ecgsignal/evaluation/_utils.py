@@ -74,10 +74,13 @@ def rank_rows(x: np.ndarray) -> np.ndarray:
         order, xs = fast
     new = np.ones((n, d), dtype=bool)
     np.not_equal(xs[:, 1:], xs[:, :-1], out=new[:, 1:])
-    if new.all():
+    flat_new = new.ravel()
+    tied = np.flatnonzero(~flat_new)  # entries equal to the one before them in their row
+    if not tied.size:
         ranks_sorted = np.broadcast_to(np.arange(1, d + 1, dtype=np.float64), (n, d))
+    elif tied.size * 8 < flat_new.size:
+        ranks_sorted = _sparse_ties(tied, n, d)
     else:
-        flat_new = new.ravel()
         starts = np.flatnonzero(flat_new)
         ends = np.append(starts[1:], n * d)
         # tie groups never cross rows because the first entry of every row starts a group
@@ -94,6 +97,23 @@ def rank_rows(x: np.ndarray) -> np.ndarray:
 
 
 _SIGN = np.uint32(0x80000000)
+
+
+def _sparse_ties(tied: np.ndarray, n: int, d: int) -> np.ndarray:
+    """Sorted ranks ``(n, D)`` float64 when few entries tie: ``1 … D`` per row, each tie group
+    then set to its mean rank with the dense path's expression (the same floats bit for bit).
+    ``tied``: flat positions of the entries equal to their predecessor in the row (never the
+    first of a row, so groups never cross rows)."""
+    ranks = np.empty((n, d), dtype=np.float64)
+    ranks[:] = np.arange(1, d + 1, dtype=np.float64)
+    brk = np.flatnonzero(np.diff(tied) != 1) + 1  # where a new run of tied entries begins
+    starts = tied[np.concatenate(([0], brk))] - 1  # each group's first entry
+    ends = tied[np.concatenate((brk - 1, [tied.size - 1]))] + 1  # one past its last
+    mean_rank = (starts % d) + (ends - starts + 1) / 2.0
+    lengths = ends - starts
+    within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    ranks.ravel()[np.repeat(starts, lengths) + within] = np.repeat(mean_rank, lengths)
+    return ranks
 
 
 def _float32_sorted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

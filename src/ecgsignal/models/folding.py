@@ -73,7 +73,9 @@ def _trace_pairs(model: nn.Module) -> list[tuple[str, str]] | None:
     return pairs
 
 
-_ATOMIC = (type(None), bool, int, float, complex, str, bytes, type, torch.dtype, torch.device)
+_ATOMIC = frozenset({type(None), bool, int, float, complex, str, bytes, type, torch.dtype,
+                     torch.device})
+_EMPTY = frozenset({dict, OrderedDict, set})
 _PLAIN = {getattr(nn.Module, a, None) for a in ("__deepcopy__", "__reduce_ex__", "__reduce__",
                                                 "__getstate__", "__copy__")}
 
@@ -95,7 +97,7 @@ def _copy_value(value: object, memo: dict) -> object:
         return value
     if t is tuple and all(type(v) in _ATOMIC for v in value):
         return value
-    if t in (dict, OrderedDict, set) and not value:
+    if t in _EMPTY and not value:
         return t()
     return copy.deepcopy(value, memo)
 
@@ -172,22 +174,59 @@ def fold_batchnorm(model: nn.Module) -> nn.Module | None:
     # a BatchNorm held once in the tree is replaced by an Identity below: not copying it (its
     # 5 tensors) halves the clone; its statistics are read from the original (equal values)
     seen = Counter(id(m) for _, m in model.named_modules(remove_duplicate=False))
+    held = Counter(id(p) for _, p in model.named_parameters(remove_duplicate=False))
     bns = {name: model.get_submodule(name) for _, name in pairs}
     memo: dict = {id(m): nn.Identity() for m in bns.values() if seen[id(m)] == 1}
-    work = clone_module(model, memo).eval()
+    # the folded weights and biases enter the copy through the memo: the clone takes them
+    # instead of copying the trained tensors only to overwrite them (the same values, bit for bit:
+    # the same float64 products rounded once to the weights' dtype)
+    late = []  # (conv name, bias) of convolutions without a bias of their own
+    for conv_name, bn_name in pairs:
+        conv, bn = model.get_submodule(conv_name), bns[bn_name]
+        weight, bias = _folded(conv, bn)
+        if held[id(conv.weight)] != 1 or (conv.bias is not None and held[id(conv.bias)] != 1):
+            return _fold_in_place(model, pairs, bns, memo)  # tied weights: fold the copy
+        memo[id(conv.weight)] = nn.Parameter(weight, requires_grad=False)
+        if conv.bias is None:
+            late.append((conv_name, bias))
+        else:
+            memo[id(conv.bias)] = nn.Parameter(bias, requires_grad=False)
+    work = clone_module(model, memo)  # eval mode set once, below (the Identities too)
+    for conv_name, bias in late:
+        work.get_submodule(conv_name).bias = nn.Parameter(bias, requires_grad=False)
+    for _, bn_name in pairs:
+        _set(work, bn_name, nn.Identity())
+    for p in work.parameters():
+        p.requires_grad_(False)
+    return work.eval()
+
+
+def _folded(conv: nn.Conv1d, bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
+    """The folded ``(weight, bias)`` of ``conv → bn``, computed in float64 and rounded once to
+    the weight's dtype."""
+    var, mean = bn.running_var.double(), bn.running_mean.double()  # fold in float64
+    scale = (bn.weight.double() if bn.affine else torch.ones_like(var)) / torch.sqrt(var + bn.eps)
+    shift = bn.bias.double() if bn.affine else torch.zeros_like(mean)
+    bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(mean)
+    dtype = conv.weight.dtype
+    return ((conv.weight.double() * scale.view(-1, 1, 1)).to(dtype),
+            ((bias - mean) * scale + shift).to(dtype))
+
+
+def _fold_in_place(model: nn.Module, pairs: list[tuple[str, str]], bns: dict,
+                   memo: dict) -> nn.Module:
+    """:func:`fold_batchnorm` for a network whose convolutions share weights: copy the whole
+    network, then fold each pair on the copy, one after the other."""
+    work = clone_module(model, {k: v for k, v in memo.items()
+                                if isinstance(v, nn.Identity)}).eval()
     for conv_name, bn_name in pairs:
         conv = work.get_submodule(conv_name)
-        bn = bns[bn_name]
-        var, mean = bn.running_var.double(), bn.running_mean.double()  # fold in float64
-        scale = (bn.weight.double() if bn.affine else torch.ones_like(var)) / torch.sqrt(
-            var + bn.eps)
-        shift = bn.bias.double() if bn.affine else torch.zeros_like(mean)
-        bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(mean)
+        weight, bias = _folded(conv, bns[bn_name])
         # in place on the copy (creating a new Conv1d would draw from torch's global RNG)
-        conv.weight.copy_(conv.weight.double() * scale.view(-1, 1, 1))
+        conv.weight.copy_(weight)
         if conv.bias is None:
             conv.bias = nn.Parameter(torch.empty_like(conv.weight[:, 0, 0]))
-        conv.bias.copy_((bias - mean) * scale + shift)
+        conv.bias.copy_(bias)
         _set(work, bn_name, nn.Identity())
     for p in work.parameters():
         p.requires_grad_(False)
