@@ -297,3 +297,28 @@ def test_cli_writes_json_and_reports_errors(tmp_path, capsys):
     assert "unknown bench section" in capsys.readouterr().err
     assert main(["bench", "--repeats", "1", "--out", str(out)]) == 2
     assert "repeats" in capsys.readouterr().err
+
+
+def test_pass_size_flips_explains_a_beat_that_differs_only_through_its_pass():
+    """A beat whose engine map differs from the loop's is explained again one beat per call,
+    unfolded: if that reproduces the loop's map, the difference was the pass's rounding (a
+    flipped ReLU), counted; a loop map that nothing reproduces, or too many differing beats,
+    stay a difference (None)."""
+    from ecgsignal.run.bench.sections import MAX_FLIP_SHARE, pass_size_flips
+
+    cfg = BenchConfig()
+    model = bench_model(9, seed=0)
+    x, t = _beats(cfg, 8)
+    kw = dict(seed=0, baselines=None, fs=cfg.fs, device="cpu")
+    loop = naive_attribute(model, x, t, "saliency", seed=0, fs=cfg.fs)
+    per_call = np.concatenate([attribute(model, x[i:i + 1], t[i:i + 1], "saliency", fold_bn=False,
+                                         seed=0, fs=cfg.fs) for i in range(8)])
+    np.testing.assert_allclose(per_call, loop, rtol=0, atol=1e-5 * np.abs(loop).max())
+    flipped = loop.copy()
+    flipped[3, 2, 40:60] += 0.5 * np.abs(loop).max()  # the engine's beat 3 "flipped"
+    assert pass_size_flips(model, x, t, "saliency", kw, flipped, loop) == 1
+    assert pass_size_flips(model, x, t, "saliency", kw, loop, flipped) is None  # loop is off
+    assert MAX_FLIP_SHARE * 8 < 2
+    two = flipped.copy()
+    two[5] += 1.0
+    assert pass_size_flips(model, x, t, "saliency", kw, two, loop) is None  # too many beats
