@@ -122,7 +122,31 @@ def test_folded_copy_is_reused_until_the_network_changes():
     with torch.no_grad():
         net.blocks[0].bn1.running_var.mul_(2.0)  # in place: a new version
     second = folded_cached(net)
-    assert second is not first
+    assert second is first  # the same network changed in place: the copy is refreshed
     x = torch.randn(3, 12, 300)
     with torch.no_grad():
         assert torch.allclose(second(x), net.eval()(x), atol=1e-5 * float(net(x).abs().max()))
+
+
+def test_a_refreshed_copy_is_the_fresh_fold_bit_for_bit_through_a_cascade():
+    """Layer after layer re-initialised in place (a cascade, as in MPRT): the refreshed copy
+    holds exactly the tensors of a new :func:`fold_batchnorm`, and another network of the same
+    structure gets a copy of its own."""
+    from ecgsignal.evaluation.randomization import reinitialize_, stage_modules
+    from ecgsignal.models.folding import folded_cached
+
+    net = _trained_like(2)
+    first = folded_cached(net)
+    x = torch.randn(4, 12, 300)
+    for i, (_, module) in enumerate(stage_modules(net, "module")[:6]):
+        reinitialize_(module, torch.Generator().manual_seed(i), bn="reset")
+        got = folded_cached(net)
+        assert got is first
+        ref = fold_batchnorm(net)
+        assert list(got.state_dict()) == list(ref.state_dict())
+        assert all(torch.equal(got.state_dict()[k], v) for k, v in ref.state_dict().items())
+        assert not any(p.requires_grad for p in got.parameters()) and not got.training
+        with torch.no_grad():
+            assert torch.equal(got(x), ref(x))
+    other = _trained_like(2)
+    assert folded_cached(other) is not first

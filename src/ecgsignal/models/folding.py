@@ -17,6 +17,7 @@ folded (:func:`fold_batchnorm` returns ``None``).
 from __future__ import annotations
 
 import copy
+import weakref
 from collections import Counter, OrderedDict
 
 import torch
@@ -24,7 +25,7 @@ from torch import nn
 
 __all__ = ["batchnorm_pairs", "clone_module", "fold_batchnorm", "folded_cached"]
 
-_LAST: list = []  # [(key, folded copy)]: the last folded network, reused while unchanged
+_LAST: list = []  # [(key, folded copy, weakref to the network, plan)]: the last fold
 
 
 _PAIRS: dict[tuple, list[tuple[str, str]] | None] = {}
@@ -243,10 +244,59 @@ def _state_key(model: nn.Module) -> tuple:
 def folded_cached(model: nn.Module) -> nn.Module | None:
     """:func:`fold_batchnorm`, reusing the last folded copy while ``model`` is unchanged
     (the same object, no tensor modified in place since): repeated attribution calls on one
-    network fold it once."""
+    network fold it once.
+
+    When the same network has changed in place since (a cascade re-initialising one layer after
+    another, an optimiser step), the last copy is refreshed in place instead of rebuilt: every
+    tensor is copied again from ``model`` and each folded pair recomputed, which gives the
+    tensors :func:`fold_batchnorm` would give, bit for bit, without cloning the module tree
+    (about 5x cheaper on the default CNN). A copy returned earlier is therefore only valid until
+    the next call; the engine uses it within one :func:`~ecgsignal.attribution.attribute` call.
+    """
     key = _state_key(model)
-    if _LAST and _LAST[0][0] == key:
-        return _LAST[0][1]
+    if _LAST:
+        last_key, folded, source, plan = _LAST[0]
+        if last_key == key:
+            return folded
+        if folded is not None and source() is model and plan == _plan(model):
+            _refresh(folded, model, plan[0])
+            _LAST[0] = (key, folded, source, plan)
+            return folded
     folded = fold_batchnorm(model)
-    _LAST[:] = [(key, folded)]
+    _LAST[:] = [(key, folded, weakref.ref(model), _plan(model))]
     return folded
+
+
+def _plan(model: nn.Module) -> tuple | None:
+    """What a refresh needs to be exact: the folded pairs and every tensor's name, shape and
+    dtype (``None``: not refreshable, e.g. tied weights)."""
+    pairs = batchnorm_pairs(model)
+    if not pairs:
+        return None
+    held = Counter(id(p) for _, p in model.named_parameters(remove_duplicate=False))
+    if any(n > 1 for n in held.values()):
+        return None
+    return (tuple(pairs), tuple((n, tuple(t.shape), t.dtype) for n, t in
+                                (*model.named_parameters(), *model.named_buffers())))
+
+
+@torch.no_grad()
+def _refresh(folded: nn.Module, model: nn.Module, pairs: tuple) -> None:
+    """Copy every tensor of ``model`` into its folded copy, refolding each pair (in place)."""
+    bn_of = dict(pairs)
+    folded_bns = set(bn_of.values())
+    dst = dict(folded.named_modules())
+    for name, m in model.named_modules():
+        if name in folded_bns:
+            continue
+        d = dst[name]
+        if name in bn_of:
+            weight, bias = _folded(m, model.get_submodule(bn_of[name]))
+            d.weight.copy_(weight)
+            d.bias.copy_(bias)
+            continue
+        for kind in ("_parameters", "_buffers"):
+            mine = vars(d)[kind]
+            for k, t in vars(m)[kind].items():
+                if t is not None:
+                    mine[k].copy_(t)
