@@ -150,3 +150,36 @@ def test_a_refreshed_copy_is_the_fresh_fold_bit_for_bit_through_a_cascade():
             assert torch.equal(got(x), ref(x))
     other = _trained_like(2)
     assert folded_cached(other) is not first
+
+
+def test_a_network_with_tied_weights_is_folded_anew_each_time_it_changes():
+    """Tied convolution weights are not refreshed in place (the plan declines them): each change
+    gives a new fold, equal to :func:`fold_batchnorm`'s."""
+    from ecgsignal.models.folding import folded_cached
+
+    class Tied(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Conv1d(12, 4, 3, bias=False)
+            self.a, self.bn_a = nn.Conv1d(4, 4, 3, bias=False), nn.BatchNorm1d(4)
+            self.b, self.bn_b = nn.Conv1d(4, 4, 3, bias=False), nn.BatchNorm1d(4)
+            self.b.weight = self.a.weight
+
+        def forward(self, x):
+            return self.bn_b(self.b(self.bn_a(self.a(self.stem(x))))).mean(-1)
+
+    torch.manual_seed(0)
+    net = Tied().eval()
+    with torch.no_grad():
+        for bn in (net.bn_a, net.bn_b):
+            bn.running_var.uniform_(0.5, 2.0)
+            bn.running_mean.normal_()
+    first = folded_cached(net)
+    with torch.no_grad():
+        net.bn_a.running_var.mul_(2.0)
+    second = folded_cached(net)
+    assert second is not first
+    x = torch.randn(3, 12, 40)
+    with torch.no_grad():
+        assert torch.equal(second(x), fold_batchnorm(net)(x))
+        assert torch.allclose(second(x), net(x), atol=1e-5 * float(net(x).abs().max()))

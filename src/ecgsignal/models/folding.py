@@ -258,7 +258,8 @@ def folded_cached(model: nn.Module) -> nn.Module | None:
         last_key, folded, source, plan = _LAST[0]
         if last_key == key:
             return folded
-        if folded is not None and source() is model and plan == _plan(model):
+        if folded is not None and plan is not None and source() is model \
+                and plan == _plan(model):
             _refresh(folded, model, plan[0])
             _LAST[0] = (key, folded, source, plan)
             return folded
@@ -268,15 +269,15 @@ def folded_cached(model: nn.Module) -> nn.Module | None:
 
 
 def _plan(model: nn.Module) -> tuple | None:
-    """What a refresh needs to be exact: the folded pairs and every tensor's name, shape and
-    dtype (``None``: not refreshable, e.g. tied weights)."""
+    """What a refresh needs to be exact: the folded pairs and every tensor's name, shape, dtype
+    and device (``None``: not refreshable, e.g. tied weights)."""
     pairs = batchnorm_pairs(model)
     if not pairs:
         return None
     held = Counter(id(p) for _, p in model.named_parameters(remove_duplicate=False))
     if any(n > 1 for n in held.values()):
         return None
-    return (tuple(pairs), tuple((n, tuple(t.shape), t.dtype) for n, t in
+    return (tuple(pairs), tuple((n, tuple(t.shape), t.dtype, t.device) for n, t in
                                 (*model.named_parameters(), *model.named_buffers())))
 
 
