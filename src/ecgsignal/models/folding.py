@@ -167,7 +167,8 @@ def fold_batchnorm(model: nn.Module) -> nn.Module | None:
     -------
     torch.nn.Module or None
         The folded copy (eval mode, parameters with ``requires_grad=False``), or ``None`` when
-        the model cannot be traced or holds no foldable pair.
+        the model cannot be traced, holds no foldable pair, or a folded convolution shares its
+        weight or bias with another layer (folding would scale the shared tensor for both).
     """
     pairs = batchnorm_pairs(model)
     if not pairs:
@@ -175,7 +176,7 @@ def fold_batchnorm(model: nn.Module) -> nn.Module | None:
     # a BatchNorm held once in the tree is replaced by an Identity below: not copying it (its
     # 5 tensors) halves the clone; its statistics are read from the original (equal values)
     seen = Counter(id(m) for _, m in model.named_modules(remove_duplicate=False))
-    held = Counter(id(p) for _, p in model.named_parameters(remove_duplicate=False))
+    held = _holders(model)
     bns = {name: model.get_submodule(name) for _, name in pairs}
     memo: dict = {id(m): nn.Identity() for m in bns.values() if seen[id(m)] == 1}
     # the folded weights and biases enter the copy through the memo: the clone takes them
@@ -186,7 +187,7 @@ def fold_batchnorm(model: nn.Module) -> nn.Module | None:
         conv, bn = model.get_submodule(conv_name), bns[bn_name]
         weight, bias = _folded(conv, bn)
         if held[id(conv.weight)] != 1 or (conv.bias is not None and held[id(conv.bias)] != 1):
-            return _fold_in_place(model, pairs, bns, memo)  # tied weights: fold the copy
+            return None  # a weight held twice cannot take two BatchNorms' scales: not folded
         memo[id(conv.weight)] = nn.Parameter(weight, requires_grad=False)
         if conv.bias is None:
             late.append((conv_name, bias))
@@ -202,6 +203,13 @@ def fold_batchnorm(model: nn.Module) -> nn.Module | None:
     return work.eval()
 
 
+def _holders(model: nn.Module) -> Counter:
+    """How many distinct modules hold each parameter (by id): 2 or more is a tied weight; a
+    module registered under two names counts once."""
+    return Counter(id(p) for m in model.modules() for p in m._parameters.values()
+                   if p is not None)
+
+
 def _folded(conv: nn.Conv1d, bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
     """The folded ``(weight, bias)`` of ``conv → bn``, computed in float64 and rounded once to
     the weight's dtype."""
@@ -212,26 +220,6 @@ def _folded(conv: nn.Conv1d, bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Te
     dtype = conv.weight.dtype
     return ((conv.weight.double() * scale.view(-1, 1, 1)).to(dtype),
             ((bias - mean) * scale + shift).to(dtype))
-
-
-def _fold_in_place(model: nn.Module, pairs: list[tuple[str, str]], bns: dict,
-                   memo: dict) -> nn.Module:
-    """:func:`fold_batchnorm` for a network whose convolutions share weights: copy the whole
-    network, then fold each pair on the copy, one after the other."""
-    work = clone_module(model, {k: v for k, v in memo.items()
-                                if isinstance(v, nn.Identity)}).eval()
-    for conv_name, bn_name in pairs:
-        conv = work.get_submodule(conv_name)
-        weight, bias = _folded(conv, bns[bn_name])
-        # in place on the copy (creating a new Conv1d would draw from torch's global RNG)
-        conv.weight.copy_(weight)
-        if conv.bias is None:
-            conv.bias = nn.Parameter(torch.empty_like(conv.weight[:, 0, 0]))
-        conv.bias.copy_(bias)
-        _set(work, bn_name, nn.Identity())
-    for p in work.parameters():
-        p.requires_grad_(False)
-    return work.eval()
 
 
 def _state_key(model: nn.Module) -> tuple:
@@ -274,7 +262,7 @@ def _plan(model: nn.Module) -> tuple | None:
     pairs = batchnorm_pairs(model)
     if not pairs:
         return None
-    held = Counter(id(p) for _, p in model.named_parameters(remove_duplicate=False))
+    held = _holders(model)
     if any(n > 1 for n in held.values()):
         return None
     return (tuple(pairs), tuple((n, tuple(t.shape), t.dtype, t.device) for n, t in
