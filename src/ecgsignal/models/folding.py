@@ -185,9 +185,9 @@ def fold_batchnorm(model: nn.Module) -> nn.Module | None:
     late = []  # (conv name, bias) of convolutions without a bias of their own
     for conv_name, bn_name in pairs:
         conv, bn = model.get_submodule(conv_name), bns[bn_name]
-        weight, bias = _folded(conv, bn)
         if held[id(conv.weight)] != 1 or (conv.bias is not None and held[id(conv.bias)] != 1):
             return None  # a weight held twice cannot take two BatchNorms' scales: not folded
+        weight, bias = _folded(conv, bn)
         memo[id(conv.weight)] = nn.Parameter(weight, requires_grad=False)
         if conv.bias is None:
             late.append((conv_name, bias))
@@ -242,17 +242,17 @@ def folded_cached(model: nn.Module) -> nn.Module | None:
     the next call; the engine uses it within one :func:`~ecgsignal.attribution.attribute` call.
     """
     key = _state_key(model)
+    if _LAST and _LAST[0][0] == key:
+        return _LAST[0][1]
+    plan = _plan(model)  # once per call that cannot reuse the copy as it is
     if _LAST:
-        last_key, folded, source, plan = _LAST[0]
-        if last_key == key:
-            return folded
-        if folded is not None and plan is not None and source() is model \
-                and plan == _plan(model):
+        _, folded, source, last_plan = _LAST[0]
+        if folded is not None and plan is not None and source() is model and plan == last_plan:
             _refresh(folded, model, plan[0])
             _LAST[0] = (key, folded, source, plan)
             return folded
     folded = fold_batchnorm(model)
-    _LAST[:] = [(key, folded, weakref.ref(model), _plan(model))]
+    _LAST[:] = [(key, folded, weakref.ref(model), plan)]
     return folded
 
 
