@@ -269,6 +269,11 @@ def test_run_bench_every_section_on_a_few_beats(tmp_path):
     (rnd,) = res["randomization"]
     assert rnd["n_layers"] == 21 and rnd["max_abs_delta"] < 1e-6  # Quantus' and our correlations
     assert {r["method"] for r in res["threads"]} == {"saliency", "integrated_gradients"}
+    assert [r["item"] for r in res["conv"]] == ["forward", "training step"]
+    for r in res["conv"]:  # the same logits and gradients up to float rounding, both timed
+        assert r["n_beats"] == 6 and r["max_rel_diff"] < 1e-4
+        assert r["phases_s"] > 0 and r["dilated_s"] > 0
+        assert r["speedup"] == pytest.approx(r["dilated_s"] / r["phases_s"])
     assert res["generator"]["n"] == 30 and res["generator"]["beats_per_s"] > 0
     assert res["chapters"]["stages"][0] == {"chapter": "04_similarity", "wall": 42.0,
                                             "kernel": 2.0, "data": 0.0, "training": 0.0,
@@ -277,7 +282,7 @@ def test_run_bench_every_section_on_a_few_beats(tmp_path):
                                             "other": 37.0}
     table = format_table(res)
     for item in ("saliency", "occlusion", "integrated_gradients", "04_similarity", "beats/s",
-                 "61,993 parameters"):
+                 "61,993 parameters", "training step"):
         assert item in table
     json.dumps(res)  # JSON-ready as it is
 

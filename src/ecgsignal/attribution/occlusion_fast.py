@@ -23,6 +23,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ecgsignal.models.phase_conv import PhaseConv1d, phase_conv1d
+
 __all__ = ["ablate_features", "occlude_windows"]
 
 
@@ -96,7 +98,7 @@ LOCAL_FRACTION = 0.5
 
 
 def _plain_conv(m: nn.Module) -> bool:
-    return (type(m) is nn.Conv1d and m.padding_mode == "zeros" and m.groups == 1
+    return (type(m) in (nn.Conv1d, PhaseConv1d) and m.padding_mode == "zeros" and m.groups == 1
             and isinstance(m.padding, tuple))
 
 
@@ -168,6 +170,8 @@ def _with_span(clean: torch.Tensor, beat: torch.Tensor, new: torch.Tensor,
 
 
 def _conv(conv: nn.Conv1d, ctx: torch.Tensor) -> torch.Tensor:
+    if type(conv) is PhaseConv1d:  # as the module computes it (dilation as phases)
+        return phase_conv1d(ctx, conv.weight, conv.bias, conv.stride[0], 0, conv.dilation[0])
     return nn.functional.conv1d(ctx, conv.weight, conv.bias, conv.stride, 0, conv.dilation)
 
 

@@ -50,6 +50,7 @@ import torch
 from torch import nn
 
 from ecgsignal.errors import ConfigError
+from ecgsignal.models import phase_conv
 
 __all__ = ["ENV_ROWS", "PROBE_SIZES", "choose_rows", "fingerprint", "measure_curve",
            "pass_rows"]
@@ -83,7 +84,8 @@ def fingerprint(model: nn.Module, n_leads: int, n_samples: int, device: torch.de
     """The cache key: machine, device, torch threads and version, model architecture, beat shape.
 
     The architecture is the model's class and the shapes of its parameters (not their values:
-    trained, randomised and untrained copies of a network cost the same per row).
+    trained, randomised and untrained copies of a network cost the same per row); whether dilated
+    convolutions run as phases (:mod:`ecgsignal.models.phase_conv`) changes the costs too.
     """
     dev = torch.device(device)
     dev_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_model()
@@ -91,7 +93,7 @@ def fingerprint(model: nn.Module, n_leads: int, n_samples: int, device: torch.de
     arch = hashlib.sha256(f"{type(model).__qualname__}|{shapes}".encode()).hexdigest()[:16]
     parts = (platform.node(), dev.type, dev_name, str(os.cpu_count()),
              f"threads={torch.get_num_threads()}", f"torch={torch.__version__}",
-             f"arch={arch}", f"beat={n_leads}x{n_samples}")
+             f"arch={arch}", f"beat={n_leads}x{n_samples}", f"phase_conv={int(phase_conv.ENABLED)}")
     return "|".join(parts)
 
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ecgsignal.errors import ConfigError
+from ecgsignal.models.phase_conv import PhaseConv1d
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,14 @@ class ResidualBlock(nn.Module):
     def __init__(self, channels: int, kernel_size: int, dilation: int, stride: int) -> None:
         super().__init__()
         pad = dilation * (kernel_size - 1) // 2
-        self.conv1 = nn.Conv1d(channels, channels, kernel_size, stride=stride, padding=pad,
-                               dilation=dilation, bias=False)
+        # PhaseConv1d: an nn.Conv1d whose dilated convolution runs as interleaved undilated ones
+        # (the same function, about twice as fast on CPU: models/phase_conv.py)
+        self.conv1 = PhaseConv1d(channels, channels, kernel_size, stride=stride, padding=pad,
+                                 dilation=dilation, bias=False)
         self.bn1 = nn.BatchNorm1d(channels)
         self.relu1 = nn.ReLU()
-        self.conv2 = nn.Conv1d(channels, channels, kernel_size, padding=pad, dilation=dilation,
-                               bias=False)
+        self.conv2 = PhaseConv1d(channels, channels, kernel_size, padding=pad, dilation=dilation,
+                                 bias=False)
         self.bn2 = nn.BatchNorm1d(channels)
         if stride != 1:
             self.skip: nn.Module = nn.Sequential(

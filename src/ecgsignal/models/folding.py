@@ -23,6 +23,8 @@ from collections import Counter, OrderedDict
 import torch
 from torch import nn
 
+from ecgsignal.models.phase_conv import PhaseConv1d
+
 __all__ = ["batchnorm_pairs", "clone_module", "fold_batchnorm", "folded_cached"]
 
 _LAST: list = []  # [(key, folded copy, weakref to the network, plan)]: the last fold
@@ -54,7 +56,11 @@ def _trace_pairs(model: nn.Module) -> list[tuple[str, str]] | None:
     try:
         import torch.fx as fx
 
-        graph = fx.symbolic_trace(model).graph
+        class _Tracer(fx.Tracer):  # a PhaseConv1d is a Conv1d: a leaf, as torch.nn's layers
+            def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+                return isinstance(m, PhaseConv1d) or super().is_leaf_module(m, qualname)
+
+        graph = _Tracer().trace(model)
     except Exception:  # noqa: BLE001  (any tracing failure means: do not fold)
         return None
     mods = dict(model.named_modules())

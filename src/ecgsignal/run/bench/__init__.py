@@ -24,6 +24,11 @@ times drift; ratios of interleaved medians do not drift with it. Sections:
     The engine with torch's default number of CPU threads against one thread (Saliency and IG on
     32 beats). Below 1, the threads contend for the cores (a shared or oversubscribed machine,
     or parallel workers): run with ``OMP_NUM_THREADS=1`` there.
+``conv``
+    Dilated convolutions computed as interleaved undilated ones
+    (:mod:`ecgsignal.models.phase_conv`, the default CNN's blocks) against oneDNN's dilated
+    kernels: a forward pass and a training step on 128 beats, with the largest relative
+    difference of the logits and gradients (float rounding).
 ``generator``
     Synthetic beats per second (:func:`~ecgsignal.data.synthetic.benchmark_generator`).
 ``chapters``
@@ -73,6 +78,7 @@ from ecgsignal.run.bench.report import (
 )
 from ecgsignal.run.bench.sections import (
     add_ceilings,
+    bench_conv,
     bench_efficiency,
     bench_engine,
     bench_randomization,
@@ -81,7 +87,7 @@ from ecgsignal.run.bench.sections import (
 
 __all__ = [
     "BenchConfig", "DEVICE_TOLERANCE", "EFFICIENCY_METHODS", "ENGINE_METHODS", "NAIVE_LOOPS",
-    "SECTIONS", "TOLERANCE", "add_ceilings", "bench_efficiency", "bench_engine", "bench_model",
+    "SECTIONS", "TOLERANCE", "add_ceilings", "bench_conv", "bench_efficiency", "bench_engine", "bench_model",
     "bench_randomization", "bench_threads", "chapter_profile", "chapter_tables", "chapter_times",
     "chapters_section", "compare_devices", "config_from_args", "format_chapters", "format_table",
     "interleaved", "load_bench", "load_gpu_bench", "scale_highlights", "machine_info", "machine_line", "machine_table", "main",

@@ -19,8 +19,8 @@ EFFICIENCY_METHODS: tuple[str, ...] = ("integrated_gradients", "smoothgrad", "gr
                                        "occlusion")
 """Methods whose time is compared with the per-row limit (the many-row methods)."""
 
-SECTIONS: tuple[str, ...] = ("engine", "efficiency", "randomization", "threads", "generator",
-                             "chapters")
+SECTIONS: tuple[str, ...] = ("engine", "efficiency", "randomization", "threads", "conv",
+                             "generator", "chapters")
 
 TOLERANCE = 1e-5
 """Largest allowed difference between the engine's and the loop's maps (abs, or rel. to peak)."""

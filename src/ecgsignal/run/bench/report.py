@@ -20,6 +20,7 @@ from ecgsignal.run.bench.config import BenchConfig
 from ecgsignal.run.bench.machine import _beats, bench_model, machine_info
 from ecgsignal.run.bench.sections import (
     add_ceilings,
+    bench_conv,
     bench_efficiency,
     bench_engine,
     bench_randomization,
@@ -43,7 +44,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
         "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()},
     }
     need_beats = any(s in cfg.sections for s in ("engine", "efficiency", "randomization",
-                                                  "threads"))
+                                                  "threads", "conv"))
     if need_beats:
         model = bench_model(9, seed=cfg.seed, device=cfg.device)
         x, target = _beats(cfg, max(cfg.n_beats, cfg.n_random_beats))
@@ -69,6 +70,10 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
         say(f"torch threads: {torch.get_num_threads()} vs 1")
         n = min(cfg.n_beats, 32)
         res["threads"] = bench_threads(model, x[:n], target[:n], cfg)
+    if "conv" in cfg.sections:
+        n = min(cfg.n_beats, 128)
+        say(f"dilated convolutions as phases vs as they are: {n} beats")
+        res["conv"] = bench_conv(model, x[:n], target[:n], cfg)
     if "generator" in cfg.sections:
         from ecgsignal.data.synthetic import benchmark_generator
 
@@ -131,6 +136,12 @@ def summary_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
                      "note": note,
                      "detail": f"{r['default_s']:.3f} s vs {r['one_thread_s']:.3f} s "
                                f"({r['n_beats']} beats)"})
+    for r in res.get("conv", []):
+        rows.append({"section": "dilated conv as phases", "item": r["item"],
+                     "value": r["speedup"], "unit": "×", "target": "", "meets": None,
+                     "note": "" if r["max_rel_diff"] < 1e-4 else "OUTPUTS DIFFER",
+                     "detail": f"{r['phases_s']:.3f} s vs {r['dilated_s']:.3f} s "
+                               f"({r['n_beats']} beats), max rel diff {r['max_rel_diff']:.1e}"})
     if "generator" in res:
         g = res["generator"]
         rows.append({"section": "generator", "item": "synthetic beats", "value": g["beats_per_s"],
@@ -168,7 +179,7 @@ def format_table(res: dict[str, Any]) -> str:
 _SMALL = dict(n_beats=16, n_random_beats=8, batch_sizes=(8, 32, 128), n_generator=500,
               methods=("saliency", "integrated_gradients", "smoothgrad", "occlusion"),
               efficiency_methods=("integrated_gradients", "occlusion"),
-              sections=("engine", "efficiency", "generator"))
+              sections=("engine", "efficiency", "conv", "generator"))
 
 
 def load_bench(path: str | os.PathLike | None = None, profile: str = "book",
@@ -200,7 +211,7 @@ def load_bench(path: str | os.PathLike | None = None, profile: str = "book",
         return res, f"{p.name}, written by ecgsignal bench on {res['created'][:10]}"
     small = dict(_SMALL)
     if Path(str(profile)).stem != "smoke":
-        small["sections"] = ("engine", "efficiency", "threads", "generator")
+        small["sections"] = ("engine", "efficiency", "threads", "conv", "generator")
     return (run_bench(BenchConfig(**small)),
             "a small run made while this page was built (no results/bench.json found)")
 

@@ -14,7 +14,7 @@ from ecgsignal.run.bench.config import TOLERANCE, BenchConfig
 from ecgsignal.run.bench.harness import _max_diff, _median, _row_cases, interleaved
 from ecgsignal.run.bench.naive import naive_attribute
 
-__all__ = ["MAX_FLIP_SHARE", "add_ceilings", "bench_efficiency", "bench_engine",
+__all__ = ["MAX_FLIP_SHARE", "add_ceilings", "bench_conv", "bench_efficiency", "bench_engine",
            "bench_randomization", "bench_threads", "pass_size_flips"]
 
 
@@ -265,3 +265,62 @@ def bench_threads(model: nn.Module, x: np.ndarray, target: np.ndarray, cfg: Benc
     return rows
 
 
+
+
+def bench_conv(model: nn.Module, x: np.ndarray, target: np.ndarray, cfg: BenchConfig,
+               ) -> list[dict[str, Any]]:
+    """Dilated convolutions as phases (:mod:`ecgsignal.models.phase_conv`) vs as they are,
+    interleaved: a forward pass and a training step (forward + backward, train mode) of
+    ``model`` on the ``x`` beats in one batch.
+
+    Returns
+    -------
+    list of dict
+        ``item`` (forward/training step), ``n_beats``, ``phases_s``, ``dilated_s`` (medians),
+        ``speedup`` = dilated ÷ phases, and ``max_rel_diff`` of the logits (forward) or of the
+        gradients (training step; each parameter's largest difference ÷ its largest |gradient|).
+    """
+    from ecgsignal.models import phase_conv
+
+    dev = torch.device(cfg.device)
+    xt = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32, device=dev)
+    yt = torch.as_tensor(target, dtype=torch.long, device=dev)
+    net = copy.deepcopy(model).to(dev)
+    was = phase_conv.ENABLED
+    out: dict[str, Any] = {}
+
+    def forward() -> torch.Tensor:
+        net.eval()
+        with torch.inference_mode():
+            return net(xt)
+
+    def step() -> list[torch.Tensor]:
+        net.train()
+        net.zero_grad(set_to_none=True)
+        torch.manual_seed(cfg.seed)  # the same dropout mask on both sides
+        nn.functional.cross_entropy(net(xt), yt).backward()
+        net.eval()
+        return [p.grad.detach().clone() for p in net.parameters()]
+
+    def switched(fn: Callable[[], Any], on: bool, key: str) -> Callable[[], None]:
+        def run() -> None:
+            phase_conv.ENABLED = on
+            try:
+                out[key] = fn()
+            finally:
+                phase_conv.ENABLED = was
+        return run
+
+    rows = []
+    for item, fn in (("forward", forward), ("training step", step)):
+        t = interleaved({"phases": switched(fn, True, "phases"),
+                         "dilated": switched(fn, False, "dilated")}, cfg.repeats,
+                        warmup={"phases": switched(fn, True, "phases"),
+                                "dilated": switched(fn, False, "dilated")}, device=dev)
+        a, b = out["phases"], out["dilated"]
+        pairs = [(a, b)] if isinstance(a, torch.Tensor) else list(zip(a, b))
+        rel = max(float((u - v).abs().max() / v.abs().max().clamp_min(1e-30)) for u, v in pairs)
+        p, d = _median(t["phases"]), _median(t["dilated"])
+        rows.append({"item": item, "n_beats": int(x.shape[0]), "phases_s": p, "dilated_s": d,
+                     "speedup": d / p, "max_rel_diff": rel})
+    return rows
