@@ -320,3 +320,23 @@ def test_missing_test_class_fails_before_training(toy):
     ds = ECGDataset(toy.signals, toy.labels, toy.class_names, toy.fs, split=split)
     with pytest.raises(DataError, match="no positives of class C"):
         train_model(ds, SMALL, FAST, progress=False)
+
+
+def test_training_uses_torch_kernels_so_models_do_not_depend_on_phase_conv(toy, trained,
+                                                                          monkeypatch):
+    """Dilated convolutions as phases round differently; training keeps torch's own kernels, so
+    the weights, history and test AUROC are the same bit for bit with the switch off."""
+    from ecgsignal.models import phase_conv
+
+    monkeypatch.setattr(phase_conv, "ENABLED", False)
+    plain = train_model(toy, SMALL, FAST, seed=0, progress=False)
+    assert _same_state(trained.model, plain.model)
+    assert trained.auroc == plain.auroc
+    assert [h["val_loss"] for h in trained.history] == [h["val_loss"] for h in plain.history]
+    monkeypatch.setattr(phase_conv, "ENABLED", True)
+    x = torch.from_numpy(toy.signals[:8])
+    with torch.no_grad():  # outside training the phases run (same logits up to rounding)
+        a = trained.model(x)
+        with phase_conv.torch_kernels():
+            b = trained.model(x)
+    assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -25,6 +25,8 @@ CASES = [  # (length, kernel, stride, padding, dilation)
     (40, 5, 1, 0, 2),    # no padding: a shorter output
     (40, 5, 1, 4, 2),    # padding larger than "same"
     (40, 3, 3, 3, 3),
+    (150, 1, 2, 0, 1),   # the residual skip: a strided 1x1 convolution reads every s-th sample
+    (151, 1, 3, 0, 1),
 ]
 
 
@@ -77,7 +79,7 @@ def test_module_is_a_conv1d_with_its_state_dict() -> None:
     torch.manual_seed(0)
     model = build_model(9).eval()
     convs = [m for m in model.modules() if isinstance(m, PhaseConv1d)]
-    assert len(convs) == 8 and all(isinstance(m, nn.Conv1d) for m in convs)
+    assert len(convs) == 9 and all(isinstance(m, nn.Conv1d) for m in convs)
     assert "PhaseConv1d" not in repr(model)
     plain = copy.deepcopy(model)
     for m in plain.modules():

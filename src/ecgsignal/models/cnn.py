@@ -49,7 +49,8 @@ class ResidualBlock(nn.Module):
         super().__init__()
         pad = dilation * (kernel_size - 1) // 2
         # PhaseConv1d: an nn.Conv1d whose dilated convolution runs as interleaved undilated ones
-        # (the same function, about twice as fast on CPU: models/phase_conv.py)
+        # (the same function, about twice as fast on an AVX2 CPU; not in training:
+        # models/phase_conv.py)
         self.conv1 = PhaseConv1d(channels, channels, kernel_size, stride=stride, padding=pad,
                                  dilation=dilation, bias=False)
         self.bn1 = nn.BatchNorm1d(channels)
@@ -59,7 +60,8 @@ class ResidualBlock(nn.Module):
         self.bn2 = nn.BatchNorm1d(channels)
         if stride != 1:
             self.skip: nn.Module = nn.Sequential(
-                nn.Conv1d(channels, channels, 1, stride=stride, bias=False), nn.BatchNorm1d(channels)
+                PhaseConv1d(channels, channels, 1, stride=stride, bias=False),
+                nn.BatchNorm1d(channels)
             )
         else:
             self.skip = nn.Identity()

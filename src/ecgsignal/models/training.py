@@ -21,6 +21,7 @@ from ecgsignal.data.dataset import ECGDataset
 from ecgsignal.errors import ConfigError, DataError
 from ecgsignal.models.cnn import ECGCNN, ModelConfig, build_model
 from ecgsignal.models.metrics import mean_auroc, per_class_auroc
+from ecgsignal.models.phase_conv import torch_kernels
 from ecgsignal.rng import forked_torch_rng
 from ecgsignal.timing import timed
 
@@ -246,7 +247,9 @@ def train_model(
     gen = torch.Generator().manual_seed(int(seed))
     history: list[dict] = []
 
-    with forked_torch_rng(dev):
+    # torch's own convolution kernels: the models of a seed stay bit for bit those of torch
+    # (phases round differently, and rounding grows over the steps: models/phase_conv.py)
+    with forked_torch_rng(dev), torch_kernels():
         torch.manual_seed(int(seed))
         model = build_model(dataset.n_classes, mcfg).to(dev)
         model.multilabel = dataset.multilabel
@@ -295,6 +298,8 @@ def train_model(
         model.load_state_dict(best_state)
     model.eval()
     test = parts["test"]
-    auroc = per_class_auroc(test.labels, predict_proba(model, test.signals, device=dev), test.class_names)
+    with torch_kernels():
+        probs = predict_proba(model, test.signals, device=dev)
+    auroc = per_class_auroc(test.labels, probs, test.class_names)
     return TrainResult(model=model, history=history, auroc=auroc,
                        seconds=time.perf_counter() - start, best_epoch=best_epoch)
