@@ -335,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="timed rounds per case, median reported (default 3, minimum 3)")
     bench.add_argument("--sections", default=None,
                        help="comma-separated subset of engine,efficiency,randomization,"
-                            "threads,generator,chapters")
+                            "threads,conv,generator,chapters")
     bench.add_argument("--profile", default=None,
                        help="profile whose chapter timing logs the 'chapters' section reads "
                             "(default book)")
