@@ -30,9 +30,10 @@ Training does not use it (:func:`torch_kernels` around the training loop). Float
 harmless in one pass, but over thousands of optimiser steps it grows into another model: trained
 with phases, the book's five models moved 7 of its 65 glued estimates out of their former CIs
 (which resample beats, not training runs) and Experiment 3 flagged 5 methods instead of 6
-(measured on a Zen 3; chapter 08's best mask AUROC 0.83 [0.82, 0.84] became 0.85 [0.84, 0.86]). With torch's kernels in training, the models, their
-checkpoints and every number conditioned on them stay those of torch's kernels bit for bit;
-maps, perturbations and searches on a trained model use phases and move by float rounding only.
+(measured on a Zen 3; chapter 08's best mask AUROC 0.83 [0.82, 0.84] became 0.85 [0.84, 0.86]).
+With torch's kernels in training, the models, their checkpoints and every number conditioned on
+them stay those of torch's kernels bit for bit; maps, perturbations and searches on a trained
+model use phases and move by float rounding only.
 """
 
 from __future__ import annotations

@@ -265,8 +265,6 @@ def bench_threads(model: nn.Module, x: np.ndarray, target: np.ndarray, cfg: Benc
     return rows
 
 
-
-
 def bench_conv(model: nn.Module, x: np.ndarray, target: np.ndarray, cfg: BenchConfig,
                ) -> list[dict[str, Any]]:
     """Dilated convolutions as phases (:mod:`ecgsignal.models.phase_conv`) vs as they are,
@@ -314,9 +312,7 @@ def bench_conv(model: nn.Module, x: np.ndarray, target: np.ndarray, cfg: BenchCo
     rows = []
     for item, fn in (("forward", forward), ("training step", step)):
         t = interleaved({"phases": switched(fn, True, "phases"),
-                         "dilated": switched(fn, False, "dilated")}, cfg.repeats,
-                        warmup={"phases": switched(fn, True, "phases"),
-                                "dilated": switched(fn, False, "dilated")}, device=dev)
+                         "dilated": switched(fn, False, "dilated")}, cfg.repeats, device=dev)
         a, b = out["phases"], out["dilated"]
         pairs = [(a, b)] if isinstance(a, torch.Tensor) else list(zip(a, b))
         rel = max(float((u - v).abs().max() / v.abs().max().clamp_min(1e-30)) for u, v in pairs)
