@@ -21,9 +21,10 @@ env: $(VENV)/.installed
 # Bytecode is written as modules are first imported, also where PYTHONDONTWRITEBYTECODE is set (as
 # on this project's build machines): unexported, so that each module the kernels import is compiled
 # once, into the venv (and src/, ignored by git), not again in every kernel (10 s of imports each,
-# against 4 s with bytecode). uv (from PyPI, into the venv) installs the same packages as pip, in
-# 9 s instead of 75 s here. It compiles nothing up front: its --compile-bytecode compiled all of
-# site-packages, 23 s of a 32 s set-up, where lazy compiling costs the first kernels ~6 s once.
+# against 4 s with bytecode). uv (from PyPI, into the venv) installs the same packages as pip:
+# `make env` takes 12 s here, pip 75 s. It compiles nothing up front: its --compile-bytecode
+# compiled all of site-packages, 23 s of a 32 s set-up, where lazy compiling costs the first
+# kernels ~6 s once.
 # INSTALLER=pip, or a failed uv install, keeps plain pip. zennit goes in without its torchvision
 # requirement: no torchvision here matches the local torch.
 unexport PYTHONDONTWRITEBYTECODE
